@@ -1,0 +1,384 @@
+r"""Numba core of the K-cluster max-margin asymptotics (DESIGN §2).
+
+Notation.  Cluster ``k`` has prior ``pri[k]``, label ``lab[k]`` in {+1, -1},
+margin ``marg[k]`` and mean factor row ``A[k]`` (``A A^T`` is the means' Gram
+matrix, ``A = V S``).  The unknowns are ``x = (rho, beta)`` (``beta`` only with
+an intercept) and ``u = 1/q``.  With ``t_k = lab_k (A_k . rho + beta) - marg_k u``
+
+.. math:: H(x, u) = \sum_k \pi_k F(t_k) + \gamma (\|\rho\|^2 - 1).
+
+The triplet solves  max u  s.t.  min_x H(x, u) <= 0, a convex program.
+
+Why the nested form.  ``H`` is jointly convex and strictly convex in ``x``, so
+``m(u) = min_x H(x, u)`` is convex, and strictly increasing on the whole real
+line (``m'(u) = dH/du = -sum pi_k marg_k F'(t_k) > 0``, envelope theorem).
+Hence
+
+* the inner problem has a unique minimiser, found by Newton's method with an
+  Armijo backtracking safeguard (globally convergent for a smooth strictly
+  convex function, quadratic near the minimiser);
+* ``m(u) = 0`` has exactly one root ``u*``, and the data are separable iff
+  ``u* > 0`` (iff ``m(0) < 0``); Newton's method on a convex increasing
+  function, once to the right of the root, decreases monotonically to it, and
+  from the left it jumps to the right.  We keep a bracket anyway and bisect
+  whenever a step leaves it, so convergence never depends on the start;
+* between outer steps ``x`` is moved along the implicit-function tangent
+  ``dx/du = -H_xx^{-1} H_xu``, which makes the pair of iterations a Newton
+  method on the full KKT system (quadratic convergence) while the inner loop
+  keeps it safe.
+
+The same inner solver gives the separability threshold by Dinkelbach's
+method: gamma_star = min_x sum_k pi_k F(lab_k(A_k.rho + beta)) / (1 - |rho|^2);
+the update gamma <- ratio(argmin_x H(x, 0; gamma)) is Newton's method on the
+concave decreasing function gamma -> min_x H(x, 0; gamma), so it decreases
+monotonically to gamma_star from any gamma with m(0; gamma) <= 0.
+
+Residuals are the KKT vector (grad_x H, H) in max-norm divided by gamma, the
+natural scale of every term at the solution.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .gaussian import kernels_scalar
+
+# Status codes shared with the Python layer.
+OK = 0
+NOT_SEPARABLE = 1
+NOT_CONVERGED = 2
+
+_EPS = 2.220446049250313e-16
+
+
+@njit(cache=True, nogil=True)
+def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu):
+    """Fill grad ``g``, Hessian ``Hxx`` and mixed derivative ``hxu`` at (x, u);
+    return (H, dH/du, scale) where scale = gamma + sum_k pi_k F(t_k)."""
+    K, r = A.shape
+    m = x.shape[0]
+    for i in range(m):
+        g[i] = 0.0
+        hxu[i] = 0.0
+        for j in range(m):
+            Hxx[i, j] = 0.0
+    beta = x[r] if intercept else 0.0
+    H = 0.0
+    Hu = 0.0
+    fsum = 0.0
+    a = np.empty(m)
+    for k in range(K):
+        s = beta
+        for i in range(r):
+            s += A[k, i] * x[i]
+        yk = lab[k]
+        t = yk * s - marg[k] * u
+        f, f1, f2 = kernels_scalar(t)
+        pk = pri[k]
+        H += pk * f
+        fsum += pk * f
+        Hu -= pk * marg[k] * f1
+        for i in range(r):
+            a[i] = yk * A[k, i]
+        if intercept:
+            a[r] = yk
+        for i in range(m):
+            g[i] += pk * f1 * a[i]
+            hxu[i] -= pk * f2 * marg[k] * a[i]
+            for j in range(i + 1):
+                Hxx[i, j] += pk * f2 * a[i] * a[j]
+    rr = 0.0
+    for i in range(r):
+        rr += x[i] * x[i]
+        g[i] += 2.0 * gamma * x[i]
+        Hxx[i, i] += 2.0 * gamma
+    for i in range(m):
+        for j in range(i):
+            Hxx[j, i] = Hxx[i, j]
+    H += gamma * (rr - 1.0)
+    return H, Hu, gamma + fsum
+
+
+@njit(cache=True, nogil=True)
+def _cholesky_solve(M, b, L, out):
+    """Solve M out = b for symmetric positive-definite M; False if M is not
+    numerically positive definite."""
+    m = M.shape[0]
+    for j in range(m):
+        s = M[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if not s > 0.0:
+            return False
+        L[j, j] = math.sqrt(s)
+        for i in range(j + 1, m):
+            s2 = M[i, j]
+            for k in range(j):
+                s2 -= L[i, k] * L[j, k]
+            L[i, j] = s2 / L[j, j]
+    for i in range(m):
+        s = b[i]
+        for k in range(i):
+            s -= L[i, k] * out[k]
+        out[i] = s / L[i, i]
+    for i in range(m - 1, -1, -1):
+        s = out[i]
+        for k in range(i + 1, m):
+            s -= L[k, i] * out[k]
+        out[i] = s / L[i, i]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _objective(A, pri, lab, marg, gamma, intercept, x, u):
+    """H(x, u) alone (line searches)."""
+    K, r = A.shape
+    beta = x[r] if intercept else 0.0
+    H = 0.0
+    for k in range(K):
+        s = beta
+        for i in range(r):
+            s += A[k, i] * x[i]
+        f, _, _ = kernels_scalar(lab[k] * s - marg[k] * u)
+        H += pri[k] * f
+    rr = 0.0
+    for i in range(r):
+        rr += x[i] * x[i]
+    return H + gamma * (rr - 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
+    """Minimise H(., u) over x in place by safeguarded Newton.
+
+    Returns (H, dH/du, scale, iterations, ok).  On return ``work`` holds the
+    gradient, Hessian and mixed derivative at the final x, and
+    ``work.tangent`` = dx/du = -Hxx^{-1} hxu there.
+    """
+    g, Hxx, hxu, L, d, xt, tangent = work
+    m = x.shape[0]
+    it = 0
+    while True:
+        H, Hu, scale = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu)
+        if m == 0:
+            return H, Hu, scale, it, True
+        for i in range(m):
+            xt[i] = -g[i]
+        if not _cholesky_solve(Hxx, xt, L, d):
+            return H, Hu, scale, it, False
+        dec = 0.0  # Newton decrement squared: 2 x (predicted decrease)
+        dmax = 0.0
+        xmax = 0.0
+        for i in range(m):
+            dec -= g[i] * d[i]
+            dmax = max(dmax, abs(d[i]))
+            xmax = max(xmax, abs(x[i]))
+        if dmax <= 4.0 * _EPS * (1.0 + xmax) or dec <= 1e-30 * scale:
+            break
+        if it >= max_iter:
+            return H, Hu, scale, it, False
+        it += 1
+        step = 1.0
+        # Full Newton steps in the quadratic region (where Armijo tests drown
+        # in rounding); backtracking elsewhere.
+        if dec > 1e-6 * scale:
+            for _ in range(60):
+                for i in range(m):
+                    xt[i] = x[i] + step * d[i]
+                Ht = _objective(A, pri, lab, marg, gamma, intercept, xt, u)
+                if Ht <= H - 0.25 * step * dec:
+                    break
+                step *= 0.5
+        for i in range(m):
+            x[i] += step * d[i]
+    # tangent of the minimiser path: Hxx dx/du = -hxu (L still factorises Hxx)
+    for i in range(m):
+        xt[i] = -hxu[i]
+    _cholesky_solve(Hxx, xt, L, tangent)
+    return H, Hu, scale, it, True
+
+
+@njit(cache=True, nogil=True)
+def _make_work(m):
+    return (np.empty(m), np.empty((m, m)), np.empty(m), np.zeros((m, m)),
+            np.empty(m), np.empty(m), np.zeros(m))
+
+
+@njit(cache=True, nogil=True)
+def _residual(A, pri, lab, marg, gamma, intercept, x, u, work):
+    g, Hxx, hxu = work[0], work[1], work[2]
+    H, _, _ = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu)
+    res = abs(H)
+    for i in range(x.shape[0]):
+        res = max(res, abs(g[i]))
+    return res / gamma
+
+
+@njit(cache=True, nogil=True)
+def _cold_u(pri, marg, gamma):
+    """u0 with sum_k pi_k F(-marg_k u0) = gamma (x = 0).  Since
+    m(u0) <= H(0, u0) = F-sum - gamma + ... <= 0, u0 is left of the root.
+    Solved by Newton on the convex increasing function of u."""
+    u = 0.0
+    for _ in range(100):
+        f = 0.0
+        fu = 0.0
+        for k in range(pri.shape[0]):
+            fk, f1, _ = kernels_scalar(-marg[k] * u)
+            f += pri[k] * fk
+            fu -= pri[k] * marg[k] * f1
+        h = f - gamma
+        if h >= 0.0:
+            break
+        un = u - h / fu
+        if un - u <= 1e-12 * un:
+            u = un
+            break
+        u = un
+    return max(u, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def solve_point(A, pri, lab, marg, gamma, intercept, x, u0, max_outer, max_inner, work):
+    """Solve one point in place (x holds the start and gets the solution).
+
+    Returns (u, iterations, residual, status).  ``u0 <= 0`` asks for a cold
+    start.
+    """
+    m = x.shape[0]
+    tangent = work[6]
+    if not u0 > 0.0:
+        u0 = _cold_u(pri, marg, gamma)
+        if not u0 > 0.0:
+            u0 = 1.0
+    u = u0
+    lo = 0.0          # m(lo) < 0 is known only once checked
+    lo_checked = False
+    hi = np.inf
+    total = 0
+    for outer in range(max_outer):
+        Hm, Hu, scale, it, ok = _inner(A, pri, lab, marg, gamma, intercept, x, u, max_inner, work)
+        total += it + 1
+        if not ok:
+            return u, total, np.inf, NOT_CONVERGED
+        if Hm > 0.0:
+            hi = u
+        else:
+            lo = u
+            lo_checked = True
+        du = -Hm / Hu
+        un = u + du
+        if abs(du) <= 8.0 * _EPS * u and abs(Hm) <= 1e-12 * scale:
+            # Newton's last correction is below rounding: accept it.
+            u = un
+            for i in range(m):
+                x[i] += tangent[i] * du
+            break
+        if not (un > lo and un < hi):
+            if un <= lo and not lo_checked:
+                # The root may be at or below u = 0: test separability.
+                if lo == 0.0:
+                    # already at the boundary with m(u) > 0 arbitrarily close to 0
+                    pass
+                xs = x.copy()
+                H0, _, _, it0, ok0 = _inner(A, pri, lab, marg, gamma, intercept, xs, 0.0,
+                                            max_inner, work)
+                total += it0 + 1
+                if not ok0:
+                    return u, total, np.inf, NOT_CONVERGED
+                if H0 >= 0.0:
+                    return 0.0, total, 0.0, NOT_SEPARABLE
+                lo_checked = True
+            if np.isinf(hi):
+                un = 4.0 * u
+            else:
+                un = 0.5 * (lo + hi)
+            du = un - u
+        for i in range(m):
+            x[i] += tangent[i] * du
+        u = un
+    else:
+        res = _residual(A, pri, lab, marg, gamma, intercept, x, u, work)
+        return u, total, res, NOT_CONVERGED
+    res = _residual(A, pri, lab, marg, gamma, intercept, x, u, work)
+    status = OK if res <= 1e-9 else NOT_CONVERGED
+    return u, total, res, status
+
+
+@njit(cache=True, nogil=True)
+def solve_sweep(A, pri, lab, gammas, margins, intercept, max_outer, max_inner):
+    """Solve N points (gammas[N], margins[N, K]), each warm-started from the
+    last converged one.  Returns (u[N], x[N, m], iterations[N], residual[N],
+    status[N])."""
+    N = gammas.shape[0]
+    r = A.shape[1]
+    m = r + (1 if intercept else 0)
+    us = np.zeros(N)
+    xs = np.zeros((N, m))
+    iters = np.zeros(N, dtype=np.int64)
+    res = np.zeros(N)
+    status = np.zeros(N, dtype=np.int64)
+    work = _make_work(m)
+    x = np.zeros(m)
+    u_prev = 0.0
+    for n in range(N):
+        if u_prev > 0.0:
+            x0 = x.copy()
+        else:
+            x0 = np.zeros(m)
+        u, it, rs, st = solve_point(A, pri, lab, margins[n], gammas[n], intercept, x0, u_prev,
+                                    max_outer, max_inner, work)
+        if st != OK and u_prev > 0.0:
+            # a bad warm start must not decide the answer: retry cold
+            x0 = np.zeros(m)
+            u, it2, rs, st = solve_point(A, pri, lab, margins[n], gammas[n], intercept, x0, 0.0,
+                                         max_outer, max_inner, work)
+            it += it2
+        us[n] = u
+        xs[n] = x0
+        iters[n] = it
+        res[n] = rs
+        status[n] = st
+        if st == OK:
+            x = x0
+            u_prev = u
+        else:
+            u_prev = 0.0
+    return us, xs, iters, res, status
+
+
+@njit(cache=True, nogil=True)
+def threshold(A, pri, lab, intercept, max_iter, max_inner):
+    """Separability threshold gamma_star by Dinkelbach's method.
+
+    Returns (gamma_star, x, iterations, status).
+    """
+    r = A.shape[1]
+    m = r + (1 if intercept else 0)
+    work = _make_work(m)
+    marg = np.zeros(pri.shape[0])
+    x = np.zeros(m)
+    # At x = 0 the ratio is sum_k pi_k F(0) = 1/2 >= gamma_star, and
+    # m(0; 1/2) <= H(0, 0; 1/2) = 0: a valid start on the right.
+    gam = 0.5
+    total = 0
+    for it in range(max_iter):
+        Hm, _, scale, nin, ok = _inner(A, pri, lab, marg, gam, intercept, x, 0.0, max_inner, work)
+        total += nin + 1
+        if not ok:
+            return gam, x, total, NOT_CONVERGED
+        rr = 0.0
+        for i in range(r):
+            rr += x[i] * x[i]
+        if rr >= 1.0:
+            return gam, x, total, NOT_CONVERGED
+        fsum = Hm + gam * (1.0 - rr)
+        new = fsum / (1.0 - rr)
+        if new >= gam * (1.0 - 8.0 * _EPS) or new <= 0.0:
+            if new > 0.0 and new < gam:
+                gam = new
+            return gam, x, total, OK
+        gam = new
+    return gam, x, total, NOT_CONVERGED

@@ -1,0 +1,44 @@
+"""Input checks at the public boundary: every failure names its argument."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def finite_array(value, name: str, ndim: int | None = None) -> np.ndarray:
+    """Float array with only finite entries (and the given ndim)."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric, got {value!r}") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {value!r}")
+    return arr
+
+
+def positive_array(value, name: str) -> np.ndarray:
+    """Finite array of strictly positive numbers (gamma, delta, margins)."""
+    arr = finite_array(value, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return arr
+
+
+def probability(value, name: str) -> float:
+    """A scalar in the open interval (0, 1)."""
+    arr = finite_array(value, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
+    p = float(arr)
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"{name} must lie in (0, 1), got {p!r}")
+    return p
+
+
+def boolean(value, name: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")

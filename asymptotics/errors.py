@@ -1,0 +1,43 @@
+"""Exceptions raised by the package."""
+from __future__ import annotations
+
+__all__ = ["NotSeparableError", "ConvergenceError"]
+
+
+class NotSeparableError(ValueError):
+    """The max-margin classifier does not exist: gamma <= gamma_star.
+
+    Attributes
+    ----------
+    gamma : float
+        The overparameterisation ratio d/n that was asked for.
+    gamma_star : float
+        The separability threshold of the model (same intercept setting).
+    """
+
+    def __init__(self, gamma: float, gamma_star: float, intercept: bool = True):
+        self.gamma = float(gamma)
+        self.gamma_star = float(gamma_star)
+        self.intercept = bool(intercept)
+        kind = "with" if intercept else "without"
+        super().__init__(
+            f"data are not linearly separable {kind} an intercept: gamma = {self.gamma:.6g} "
+            f"<= gamma_star = {self.gamma_star:.6g}; the max-margin classifier needs gamma > gamma_star"
+        )
+
+
+class ConvergenceError(RuntimeError):
+    """A solver stopped without meeting its tolerance.
+
+    Attributes
+    ----------
+    residual : float
+        The last scaled KKT residual.
+    iterations : int
+        Iterations spent.
+    """
+
+    def __init__(self, message: str, residual: float = float("nan"), iterations: int = 0):
+        self.residual = float(residual)
+        self.iterations = int(iterations)
+        super().__init__(f"{message} (residual {self.residual:.3g} after {self.iterations} iterations)")

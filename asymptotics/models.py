@@ -1,0 +1,231 @@
+r"""Gaussian-mixture data models.
+
+Every model is a K-cluster mixture (DESIGN §1): cluster ``k`` has prior
+:math:`\pi_k`, label :math:`y_k \in \{\pm1\}` and mean :math:`\mu_k`, and
+``x | k ~ N(mu_k, I_d)``.  Only the means' Gram matrix :math:`M^T M` enters the
+asymptotics; the mean vectors themselves (when given) are kept for
+:meth:`ClusterGMM.restrict` and for simulation, where they are zero-padded to
+the ambient dimension d.
+
+:class:`LabelGMM` (label imbalance, class +1 is the minority with prior
+``prior``) is a two-cluster :class:`ClusterGMM`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ._validation import finite_array, probability
+
+__all__ = ["ClusterGMM", "LabelGMM"]
+
+_PRIOR_SUM_TOL = 1e-9
+
+
+def _gram_factor(gram: np.ndarray) -> np.ndarray:
+    """A (K x r) with A A^T = gram, r = numerical rank: A = V S from the
+    eigendecomposition gram = V S^2 V^T.  Eigenvalues below K * 1e-15 of the
+    largest are rounding noise and are dropped (a column of size sqrt(1e-15)
+    moves the solution by O(1e-15))."""
+    K = gram.shape[0]
+    vals, vecs = np.linalg.eigh(gram)
+    top = vals.max() if vals.size else 0.0
+    keep = vals > max(top, 0.0) * K * 1e-15
+    vals, vecs = vals[keep][::-1], vecs[:, keep][:, ::-1]
+    # deterministic signs: the largest-magnitude entry of each column positive
+    for j in range(vecs.shape[1]):
+        i = np.argmax(np.abs(vecs[:, j]))
+        if vecs[i, j] < 0:
+            vecs[:, j] = -vecs[:, j]
+    return np.ascontiguousarray(vecs * np.sqrt(vals))
+
+
+class ClusterGMM:
+    r"""K-cluster Gaussian mixture with labels: the engine's model.
+
+    Parameters
+    ----------
+    priors : array_like, shape (K,)
+        Cluster probabilities :math:`\pi_k \in (0, 1]`, summing to 1.
+    labels : array_like, shape (K,)
+        Cluster labels, each +1 or -1.
+    means : array_like, shape (K, L), optional
+        Mean vectors (coordinates beyond L are zero).
+    gram : array_like, shape (K, K), optional
+        The means' Gram matrix :math:`G_{kl} = \mu_k \cdot \mu_l`, instead of
+        ``means``.  Exactly one of ``means`` and ``gram`` must be given.
+
+    Attributes
+    ----------
+    gram : ndarray (K, K)
+    factor : ndarray (K, r)
+        :math:`A = VS` with :math:`AA^T = ` ``gram`` and r its rank; the
+        solver's :math:`\rho` lives in these coordinates.
+    """
+
+    def __init__(self, priors, labels, means=None, *, gram=None):
+        priors = finite_array(priors, "priors", ndim=1)
+        K = priors.size
+        if K == 0:
+            raise ValueError("priors must not be empty")
+        if np.any(priors <= 0) or np.any(priors > 1):
+            raise ValueError(f"priors must lie in (0, 1], got {priors.tolist()}")
+        if abs(priors.sum() - 1.0) > _PRIOR_SUM_TOL:
+            raise ValueError(f"priors must sum to 1, got sum {priors.sum()!r}")
+        labels = finite_array(labels, "labels", ndim=1)
+        if labels.size != K:
+            raise ValueError(f"labels must have one entry per cluster ({K}), got {labels.size}")
+        if not np.all(np.isin(labels, (-1.0, 1.0))):
+            raise ValueError(f"labels must be +1 or -1, got {labels.tolist()}")
+        if (means is None) == (gram is None):
+            raise ValueError("give exactly one of means and gram")
+        if means is not None:
+            means = self._check_means(means, K)
+            gram = means @ means.T
+        else:
+            gram = finite_array(gram, "gram", ndim=2)
+            if gram.shape != (K, K):
+                raise ValueError(f"gram must have shape ({K}, {K}), got {gram.shape}")
+            scale = max(np.abs(gram).max(), 1e-300)
+            if np.abs(gram - gram.T).max() > 1e-12 * scale:
+                raise ValueError("gram must be symmetric")
+            gram = 0.5 * (gram + gram.T)
+            if np.linalg.eigvalsh(gram).min() < -1e-10 * scale:
+                raise ValueError("gram must be positive semidefinite (a Gram matrix of mean vectors)")
+        self._priors = priors / priors.sum()
+        self._labels = labels
+        self._means = means
+        self._gram = gram
+        self._factor = _gram_factor(gram)
+        for arr in (self._priors, self._labels, self._gram, self._factor):
+            arr.setflags(write=False)
+        if self._means is not None:
+            self._means.setflags(write=False)
+        self._threshold_cache: dict = {}
+
+    @staticmethod
+    def _check_means(means, K: int, name: str = "means") -> np.ndarray:
+        try:
+            rows = [finite_array(m, name) for m in means]
+        except TypeError:
+            raise ValueError(f"{name} must be a sequence of {K} vectors") from None
+        if len(rows) != K:
+            raise ValueError(f"{name} must hold one vector per cluster ({K}), got {len(rows)}")
+        rows = [np.atleast_1d(r) for r in rows]
+        if any(r.ndim != 1 for r in rows):
+            raise ValueError(f"{name} must be vectors")
+        lengths = {r.size for r in rows}
+        if len(lengths) != 1:
+            raise ValueError(f"{name} must all have the same length, got lengths {sorted(lengths)}")
+        if 0 in lengths:
+            raise ValueError(f"{name} must not be empty vectors")
+        return np.array(rows, dtype=float)
+
+    # ---- read-only views -------------------------------------------------
+    @property
+    def n_clusters(self) -> int:
+        return self._priors.size
+
+    @property
+    def priors(self) -> np.ndarray:
+        return self._priors
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._labels
+
+    @property
+    def means(self) -> np.ndarray | None:
+        """Mean vectors (K x L), or None for a model given by its Gram."""
+        return self._means
+
+    @property
+    def gram(self) -> np.ndarray:
+        return self._gram
+
+    @property
+    def factor(self) -> np.ndarray:
+        return self._factor
+
+    @property
+    def rank(self) -> int:
+        return self._factor.shape[1]
+
+    def restrict(self, p: int) -> "ClusterGMM":
+        """The model seen by a classifier that uses only the first ``p``
+        coordinates (the paper's mismatch feature model, §3.1): means
+        truncated to ``p`` coordinates.  Needs mean vectors."""
+        if self._means is None:
+            raise ValueError("restrict needs mean vectors; this model was given by its Gram matrix")
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p < 1:
+            raise ValueError(f"p must be a positive integer, got {p!r}")
+        return self._with_means(self._means[:, : int(p)])
+
+    def _with_means(self, means: np.ndarray) -> "ClusterGMM":
+        return ClusterGMM(self._priors, self._labels, means)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(priors={self._priors.tolist()}, labels={self._labels.tolist()}, "
+                f"gram={np.round(self._gram, 6).tolist()})")
+
+
+class LabelGMM(ClusterGMM):
+    r"""Label-imbalanced binary mixture: ``P(y = +1) = prior`` (the minority),
+    ``x | y ~ N(mu_y, I)``.
+
+    Clusters: 0 is class +1 (prior ``prior``, mean ``mean_plus``), 1 is class
+    -1 (prior ``1 - prior``, mean ``mean_minus``).
+
+    Parameters
+    ----------
+    prior : float in (0, 1)
+    mean_plus, mean_minus : array_like, same length
+    """
+
+    def __init__(self, prior: float, mean_plus: Sequence[float], mean_minus: Sequence[float]):
+        prior = probability(prior, "prior")
+        mp = np.atleast_1d(finite_array(mean_plus, "mean_plus"))
+        mm = np.atleast_1d(finite_array(mean_minus, "mean_minus"))
+        if mp.ndim != 1 or mm.ndim != 1:
+            raise ValueError("mean_plus and mean_minus must be vectors")
+        if mp.size != mm.size:
+            raise ValueError(f"mean_plus and mean_minus must have the same length, got {mp.size} and {mm.size}")
+        super().__init__([prior, 1.0 - prior], [1.0, -1.0], [mp, mm])
+        self.prior = prior
+
+    @classmethod
+    def antipodal(cls, prior: float, norm: float) -> "LabelGMM":
+        """Means ``mu_+ = -mu_- = norm * e_1``."""
+        norm = float(finite_array(norm, "norm"))
+        if norm < 0:
+            raise ValueError(f"norm must be >= 0, got {norm!r}")
+        return cls(prior, [norm], [-norm])
+
+    @classmethod
+    def from_gram(cls, prior: float, gram) -> "LabelGMM":
+        """Means given by their 2x2 Gram matrix [[|mu+|^2, mu+.mu-], [., |mu-|^2]]."""
+        gram = finite_array(gram, "gram", ndim=2)
+        if gram.shape != (2, 2):
+            raise ValueError(f"gram must be 2x2, got shape {gram.shape}")
+        probe = ClusterGMM([0.5, 0.5], [1, -1], gram=gram)  # validates symmetry / PSD
+        A = probe.factor
+        if A.shape[1] == 0:
+            A = np.zeros((2, 1))
+        return cls(prior, A[0], A[1])
+
+    @property
+    def mean_plus(self) -> np.ndarray:
+        return self.means[0]
+
+    @property
+    def mean_minus(self) -> np.ndarray:
+        return self.means[1]
+
+    def _with_means(self, means: np.ndarray) -> "LabelGMM":
+        return LabelGMM(self.prior, means[0], means[1])
+
+    def __repr__(self) -> str:
+        g = self.gram
+        return (f"LabelGMM(prior={self.prior:g}, |mu+|={np.sqrt(g[0, 0]):g}, |mu-|={np.sqrt(g[1, 1]):g}, "
+                f"mu+.mu-={g[0, 1]:g})")
