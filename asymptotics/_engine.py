@@ -54,21 +54,32 @@ _EPS = 2.220446049250313e-16
 
 
 @njit(cache=True, nogil=True)
-def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu):
-    """Fill grad ``g``, Hessian ``Hxx`` and mixed derivative ``hxu`` at (x, u);
-    return (H, dH/du, scale) where scale = gamma + sum_k pi_k F(t_k)."""
+def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e):
+    """Evaluate H and its derivatives at (x, u).
+
+    Fills the gradient ``g`` and the square-root form of the Hessian,
+    Hxx = J^T J, with rows ``sqrt(w_k) a_k`` (w_k = pi_k F''(t_k), a_k =
+    y_k (A_k, 1)) followed by ``sqrt(2 gamma) e_i`` for the rho coordinates,
+    together with right-hand sides ``c`` (so that J^T c = -g) and ``e`` (so
+    that J^T e = -H_xu).  Returns (H, dH/du, scale), scale = gamma +
+    sum_k pi_k F(t_k).
+
+    Why not Hxx itself: with an intercept and full-rank means there is a
+    direction along which no t_k changes and only gamma |rho|^2 curves H; near
+    the threshold of well-separated means gamma is 1e-20 or less while the
+    other entries are O(1e-3), so forming Hxx rounds that curvature away and
+    Cholesky fails.  Solving the Newton system as a least-squares problem in
+    J (QR) keeps it: the condition number is that of J, the square root of
+    that of Hxx.
+    """
     K, r = A.shape
     m = x.shape[0]
     for i in range(m):
         g[i] = 0.0
-        hxu[i] = 0.0
-        for j in range(m):
-            Hxx[i, j] = 0.0
     beta = x[r] if intercept else 0.0
     H = 0.0
     Hu = 0.0
     fsum = 0.0
-    a = np.empty(m)
     for k in range(K):
         s = beta
         for i in range(r):
@@ -80,54 +91,80 @@ def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu):
         H += pk * f
         fsum += pk * f
         Hu -= pk * marg[k] * f1
+        w = pk * f2
+        sw = math.sqrt(w)
         for i in range(r):
-            a[i] = yk * A[k, i]
+            g[i] += pk * f1 * yk * A[k, i]
+            J[k, i] = sw * yk * A[k, i]
         if intercept:
-            a[r] = yk
-        for i in range(m):
-            g[i] += pk * f1 * a[i]
-            hxu[i] -= pk * f2 * marg[k] * a[i]
-            for j in range(i + 1):
-                Hxx[i, j] += pk * f2 * a[i] * a[j]
+            g[r] += pk * f1 * yk
+            J[k, r] = sw * yk
+        # c_k = -pi_k F'(t_k) / sqrt(w_k), e_k = sqrt(w_k) marg_k; a row whose
+        # weight underflowed carries no information (F' underflows with it).
+        c[k] = -pk * f1 / sw if sw > 0.0 else 0.0
+        e[k] = sw * marg[k]
+    sg = math.sqrt(2.0 * gamma)
     rr = 0.0
     for i in range(r):
         rr += x[i] * x[i]
         g[i] += 2.0 * gamma * x[i]
-        Hxx[i, i] += 2.0 * gamma
-    for i in range(m):
-        for j in range(i):
-            Hxx[j, i] = Hxx[i, j]
+        for j in range(m):
+            J[K + i, j] = 0.0
+        J[K + i, i] = sg
+        c[K + i] = -sg * x[i]
+        e[K + i] = 0.0
     H += gamma * (rr - 1.0)
     return H, Hu, gamma + fsum
 
 
 @njit(cache=True, nogil=True)
-def _cholesky_solve(M, b, L, out):
-    """Solve M out = b for symmetric positive-definite M; False if M is not
-    numerically positive definite."""
-    m = M.shape[0]
+def _qr_lstsq(J, b1, b2, out1, out2, v):
+    """Least-squares solutions of J out1 = b1 and J out2 = b2 by Householder
+    QR (J is n x m with n >= m and full column rank; J, b1, b2 are
+    overwritten).  Returns False if a diagonal of R vanishes."""
+    n, m = J.shape
     for j in range(m):
-        s = M[j, j]
-        for k in range(j):
-            s -= L[j, k] * L[j, k]
-        if not s > 0.0:
+        norm = 0.0
+        for i in range(j, n):
+            norm += J[i, j] * J[i, j]
+        norm = math.sqrt(norm)
+        if norm == 0.0:
             return False
-        L[j, j] = math.sqrt(s)
-        for i in range(j + 1, m):
-            s2 = M[i, j]
-            for k in range(j):
-                s2 -= L[i, k] * L[j, k]
-            L[i, j] = s2 / L[j, j]
-    for i in range(m):
-        s = b[i]
-        for k in range(i):
-            s -= L[i, k] * out[k]
-        out[i] = s / L[i, i]
+        alpha = -norm if J[j, j] > 0.0 else norm
+        vv = 0.0
+        for i in range(j, n):
+            v[i] = J[i, j]
+        v[j] -= alpha
+        for i in range(j, n):
+            vv += v[i] * v[i]
+        if vv > 0.0:
+            for col in range(j, m):
+                dot = 0.0
+                for i in range(j, n):
+                    dot += v[i] * J[i, col]
+                f = 2.0 * dot / vv
+                for i in range(j, n):
+                    J[i, col] -= f * v[i]
+            dot1 = 0.0
+            dot2 = 0.0
+            for i in range(j, n):
+                dot1 += v[i] * b1[i]
+                dot2 += v[i] * b2[i]
+            f1 = 2.0 * dot1 / vv
+            f2 = 2.0 * dot2 / vv
+            for i in range(j, n):
+                b1[i] -= f1 * v[i]
+                b2[i] -= f2 * v[i]
     for i in range(m - 1, -1, -1):
-        s = out[i]
+        s1 = b1[i]
+        s2 = b2[i]
         for k in range(i + 1, m):
-            s -= L[k, i] * out[k]
-        out[i] = s / L[i, i]
+            s1 -= J[i, k] * out1[k]
+            s2 -= J[i, k] * out2[k]
+        if J[i, i] == 0.0:
+            return False
+        out1[i] = s1 / J[i, i]
+        out2[i] = s2 / J[i, i]
     return True
 
 
@@ -154,19 +191,17 @@ def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
     """Minimise H(., u) over x in place by safeguarded Newton.
 
     Returns (H, dH/du, scale, iterations, ok).  On return ``work`` holds the
-    gradient, Hessian and mixed derivative at the final x, and
-    ``work.tangent`` = dx/du = -Hxx^{-1} hxu there.
+    gradient at the final x, and the tangent of the minimiser path,
+    dx/du = -Hxx^{-1} H_xu, there.
     """
-    g, Hxx, hxu, L, d, xt, tangent = work
+    g, J, c, e, d, xt, tangent, v = work
     m = x.shape[0]
     it = 0
     while True:
-        H, Hu, scale = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu)
+        H, Hu, scale = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e)
         if m == 0:
             return H, Hu, scale, it, True
-        for i in range(m):
-            xt[i] = -g[i]
-        if not _cholesky_solve(Hxx, xt, L, d):
+        if not _qr_lstsq(J, c, e, d, tangent, v):
             return H, Hu, scale, it, False
         dec = 0.0  # Newton decrement squared: 2 x (predicted decrease)
         dmax = 0.0
@@ -193,23 +228,20 @@ def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
                 step *= 0.5
         for i in range(m):
             x[i] += step * d[i]
-    # tangent of the minimiser path: Hxx dx/du = -hxu (L still factorises Hxx)
-    for i in range(m):
-        xt[i] = -hxu[i]
-    _cholesky_solve(Hxx, xt, L, tangent)
     return H, Hu, scale, it, True
 
 
 @njit(cache=True, nogil=True)
-def _make_work(m):
-    return (np.empty(m), np.empty((m, m)), np.empty(m), np.zeros((m, m)),
-            np.empty(m), np.empty(m), np.zeros(m))
+def _make_work(K, r, m):
+    n = K + r
+    return (np.empty(m), np.zeros((n, m)), np.zeros(n), np.zeros(n),
+            np.zeros(m), np.empty(m), np.zeros(m), np.empty(n))
 
 
 @njit(cache=True, nogil=True)
 def _residual(A, pri, lab, marg, gamma, intercept, x, u, work):
-    g, Hxx, hxu = work[0], work[1], work[2]
-    H, _, _ = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, Hxx, hxu)
+    g, J, c, e = work[0], work[1], work[2], work[3]
+    H, _, _ = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e)
     res = abs(H)
     for i in range(x.shape[0]):
         res = max(res, abs(g[i]))
@@ -270,8 +302,10 @@ def solve_point(A, pri, lab, marg, gamma, intercept, x, u0, max_outer, max_inner
             lo_checked = True
         du = -Hm / Hu
         un = u + du
-        if abs(du) <= 8.0 * _EPS * u and abs(Hm) <= 1e-12 * scale:
-            # Newton's last correction is below rounding: accept it.
+        if abs(du) <= 8.0 * _EPS * u or abs(Hm) <= 8.0 * _EPS * scale:
+            # The correction, or H itself, is at the rounding level: accept.
+            # (Near the threshold u is tiny and ill-conditioned, and H stalls
+            # at its rounding floor while du/u is still ~1e-13.)
             u = un
             for i in range(m):
                 x[i] += tangent[i] * du
@@ -279,9 +313,6 @@ def solve_point(A, pri, lab, marg, gamma, intercept, x, u0, max_outer, max_inner
         if not (un > lo and un < hi):
             if un <= lo and not lo_checked:
                 # The root may be at or below u = 0: test separability.
-                if lo == 0.0:
-                    # already at the boundary with m(u) > 0 arbitrarily close to 0
-                    pass
                 xs = x.copy()
                 H0, _, _, it0, ok0 = _inner(A, pri, lab, marg, gamma, intercept, xs, 0.0,
                                             max_inner, work)
@@ -320,7 +351,7 @@ def solve_sweep(A, pri, lab, gammas, margins, intercept, max_outer, max_inner):
     iters = np.zeros(N, dtype=np.int64)
     res = np.zeros(N)
     status = np.zeros(N, dtype=np.int64)
-    work = _make_work(m)
+    work = _make_work(A.shape[0], r, m)
     x = np.zeros(m)
     u_prev = 0.0
     for n in range(N):
@@ -351,34 +382,66 @@ def solve_sweep(A, pri, lab, gammas, margins, intercept, max_outer, max_inner):
 
 @njit(cache=True, nogil=True)
 def threshold(A, pri, lab, intercept, max_iter, max_inner):
-    """Separability threshold gamma_star by Dinkelbach's method.
+    """Separability threshold gamma_star.
+
+    Works in s = log gamma (gamma_star ranges over hundreds of decades: about
+    1e-90 for antipodal means of norm 20) on
+    phi(s) = m(e^s) / e^s = min_x sum_k pi_k F(t_k) e^{-s} + |rho|^2 - 1,
+    which is decreasing with phi'(s) = -(phi + 1 - |rho|^2) (envelope).  Every
+    evaluation also gives the Dinkelbach bound gamma_star <= ratio(x*) and,
+    where phi > 0, the bound gamma_star > e^s; Newton steps in s are taken
+    inside that bracket and replaced by bisection when they leave it or stall.
 
     Returns (gamma_star, x, iterations, status).
     """
     r = A.shape[1]
     m = r + (1 if intercept else 0)
-    work = _make_work(m)
+    work = _make_work(A.shape[0], r, m)
     marg = np.zeros(pri.shape[0])
     x = np.zeros(m)
-    # At x = 0 the ratio is sum_k pi_k F(0) = 1/2 >= gamma_star, and
-    # m(0; 1/2) <= H(0, 0; 1/2) = 0: a valid start on the right.
-    gam = 0.5
+    # At x = 0 the ratio is sum_k pi_k F(0) = 1/2 >= gamma_star.
+    s_hi = math.log(0.5)
+    s_lo = -np.inf
+    s = s_hi
+    best = 0.5
     total = 0
+    width_old = np.inf
     for it in range(max_iter):
+        gam = math.exp(s)
         Hm, _, scale, nin, ok = _inner(A, pri, lab, marg, gam, intercept, x, 0.0, max_inner, work)
         total += nin + 1
         if not ok:
-            return gam, x, total, NOT_CONVERGED
+            return best, x, total, NOT_CONVERGED
         rr = 0.0
         for i in range(r):
             rr += x[i] * x[i]
-        if rr >= 1.0:
-            return gam, x, total, NOT_CONVERGED
-        fsum = Hm + gam * (1.0 - rr)
-        new = fsum / (1.0 - rr)
-        if new >= gam * (1.0 - 8.0 * _EPS) or new <= 0.0:
-            if new > 0.0 and new < gam:
-                gam = new
+        fsum = Hm + gam * (1.0 - rr)          # sum_k pi_k F(t_k) >= 0
+        phi = Hm / gam
+        if rr < 1.0:
+            ratio = fsum / (1.0 - rr)
+            if ratio < best:
+                best = ratio
+            if best > 0.0:
+                s_hi = min(s_hi, math.log(best))
+        if phi > 0.0:
+            s_lo = max(s_lo, s)
+        elif phi == 0.0:
             return gam, x, total, OK
-        gam = new
-    return gam, x, total, NOT_CONVERGED
+        width = s_hi - s_lo
+        if width <= 1e-15 * max(1.0, abs(s_hi)):
+            return best, x, total, OK
+        slope = phi + 1.0 - rr                 # -phi'(s) = fsum / gamma > 0
+        s_new = s + phi / slope if slope > 0.0 else -np.inf
+        if np.isinf(s_lo):
+            # no lower bound yet: Newton, but at most 40 e-folds at once
+            if not s_new > s - 40.0:
+                s_new = s - 40.0
+            if s_new >= s_hi:
+                s_new = s_hi - max(1e-3, 0.5 * abs(s_hi - s))
+        elif not (s_lo < s_new < s_hi) or width > 0.5 * width_old:
+            s_new = 0.5 * (s_lo + s_hi)
+        if abs(s_new - s) <= 2e-16 * max(1.0, abs(s)):
+            return best, x, total, OK
+        width_old = width
+        s = s_new
+    return best, x, total, NOT_CONVERGED

@@ -138,26 +138,31 @@ class _Problem:
         return out
 
     def argmin(self, u, x0, gamma=None):
-        """Minimiser of the strictly convex H(., u): damped Newton to a
-        moderate tolerance, then mpmath.findroot on the gradient."""
+        """Minimiser of the strictly convex H(., u): damped Newton to half the
+        working digits, then mpmath.findroot on the gradient.  Everything is
+        divided by gamma, the scale of H near its minimum, so that the
+        tolerances (absolute in mpmath) mean the same at gamma = 1e-90."""
         if self.m == 0:
             return []
+        gam = self.gamma if gamma is None else gamma
         x = list(x0)
-        for _ in range(200):
+        for _ in range(2000):
             g = self.grad(x, u, gamma)
             d = mp.lu_solve(self.hess(x, u, gamma), mp.matrix([-v for v in g]))
-            dec = -sum(g[i] * d[i] for i in range(self.m))
-            if dec < mp.mpf(10) ** (-mp.mp.dps // 2) * (1 + abs(self.H(x, u, gamma))):
+            dec = -sum(g[i] * d[i] for i in range(self.m)) / gam
+            if dec < mp.mpf(10) ** (-(mp.mp.dps // 2)):
                 break
             h0 = self.H(x, u, gamma)
             step = mp.mpf(1)
-            while self.H([x[i] + step * d[i] for i in range(self.m)], u, gamma) > h0 - step * dec / 4:
+            while self.H([x[i] + step * d[i] for i in range(self.m)], u, gamma) > h0 - step * dec * gam / 4:
                 step /= 2
                 if step < mp.mpf(10) ** -30:
                     break
             x = [x[i] + step * d[i] for i in range(self.m)]
-        sol = mp.findroot(lambda *v: self.grad(list(v), u, gamma), x,
-                          J=lambda *v: self.hess(list(v), u, gamma))
+        else:
+            raise ArithmeticError("reference inner Newton did not converge")
+        sol = mp.findroot(lambda *v: [gi / gam for gi in self.grad(list(v), u, gamma)], x,
+                          J=lambda *v: self.hess(list(v), u, gamma) / gam)
         return _as_list(sol)
 
 
@@ -224,10 +229,12 @@ def solve(priors, labels, gram, margins, gamma, intercept: bool = True, dps: int
         u = _bracketed_root(m_of_u, lo, hi, mp.mpf(10) ** -15)
         x = P.argmin(u, state["x"])
 
-        # polish on the full KKT system
+        # polish on the full KKT system, divided by gamma (every entry of
+        # the system and its Jacobian is then O(1), also near the threshold
+        # of well-separated means where gamma is 1e-90)
         def kkt(*v):
             v = list(v)
-            return P.grad(v[:-1], v[-1]) + [P.H(v[:-1], v[-1])]
+            return [val / P.gamma for val in P.grad(v[:-1], v[-1]) + [P.H(v[:-1], v[-1])]]
 
         def jac(*v):
             v = list(v)
@@ -238,16 +245,16 @@ def solve(priors, labels, gram, margins, gamma, intercept: bool = True, dps: int
             g = P.grad(xx, uu)
             for i in range(P.m):
                 for j in range(P.m):
-                    J[i, j] = Hxx[i, j]
-                J[i, P.m] = hxu[i]
-                J[P.m, i] = g[i]
-            J[P.m, P.m] = P.dHdu(xx, uu)
+                    J[i, j] = Hxx[i, j] / P.gamma
+                J[i, P.m] = hxu[i] / P.gamma
+                J[P.m, i] = g[i] / P.gamma
+            J[P.m, P.m] = P.dHdu(xx, uu) / P.gamma
             return J
 
         sol = mp.findroot(kkt, x + [u], J=jac)
         sol = _as_list(sol)
         x, u = sol[:-1], sol[-1]
-        res = max(abs(v) for v in kkt(*sol)) / P.gamma
+        res = max(abs(v) for v in kkt(*sol))
         s = P.s(x)
         beta = x[P.r] if P.intercept else mp.mpf(0)
         errors = [Q(P.y[k] * s[k]) for k in range(P.K)]
@@ -276,24 +283,30 @@ def separability_threshold(priors, labels, gram, intercept: bool = True, dps: in
         g = _bracketed_root(m_of_gamma, lo, hi, mp.mpf(10) ** -15)
         x = P.argmin(mp.mpf(0), state["x"], gamma=g)
 
-        # polish: grad_x H(x, 0; gamma) = 0 and H(x, 0; gamma) = 0 in (x, gamma)
+        # polish in (x, s = log gamma) on the system divided by gamma:
+        # e^-s grad_x sum pi F + 2 rho = 0,  e^-s sum pi F + |rho|^2 - 1 = 0
         def system(*v):
             v = list(v)
-            return P.grad(v[:-1], 0, gamma=v[-1]) + [P.H(v[:-1], 0, gamma=v[-1])]
+            xx, es = v[:-1], mp.exp(-v[-1])
+            rr = sum((xx[i] ** 2 for i in range(P.r)), mp.mpf(0))
+            fs = P.H(xx, 0, gamma=0)
+            gr = P.grad(xx, 0, gamma=0)
+            return ([es * gr[i] + (2 * xx[i] if i < P.r else 0) for i in range(P.m)]
+                    + [es * fs + rr - 1])
 
         def jac(*v):
             v = list(v)
-            xx, gg = v[:-1], v[-1]
+            xx, es = v[:-1], mp.exp(-v[-1])
             J = mp.zeros(P.m + 1, P.m + 1)
-            Hxx = P.hess(xx, 0, gamma=gg)
-            gr = P.grad(xx, 0, gamma=gg)
+            Hxx = P.hess(xx, 0, gamma=0)
+            gr = P.grad(xx, 0, gamma=0)
             for i in range(P.m):
                 for j in range(P.m):
-                    J[i, j] = Hxx[i, j]
-                J[i, P.m] = 2 * xx[i] if i < P.r else 0
-                J[P.m, i] = gr[i]
-            J[P.m, P.m] = sum((xx[i] ** 2 for i in range(P.r)), mp.mpf(0)) - 1
+                    J[i, j] = es * Hxx[i, j] + (2 if (i == j and i < P.r) else 0)
+                J[i, P.m] = -es * gr[i]
+                J[P.m, i] = es * gr[i] + (2 * xx[i] if i < P.r else 0)
+            J[P.m, P.m] = -es * P.H(xx, 0, gamma=0)
             return J
 
-        sol = mp.findroot(system, x + [g], J=jac)
-        return _as_list(sol)[-1]
+        sol = mp.findroot(system, x + [mp.log(g)], J=jac)
+        return mp.exp(_as_list(sol)[-1])

@@ -29,7 +29,7 @@ from .models import ClusterGMM
 __all__ = ["MaxMarginResult", "max_margin", "separability_threshold"]
 
 MAX_OUTER = 200
-MAX_INNER = 100
+MAX_INNER = 1000
 
 
 @dataclass(frozen=True)
