@@ -1,7 +1,21 @@
 """asymptotics: sharp high-dimensional asymptotics of cost- and group-sensitive
-max-margin classifiers on Gaussian mixtures."""
+max-margin classifiers on Gaussian mixtures.
+
+Conventions: gamma = d/n; class +1 is the minority (prior ``prior``); delta is
+the margin ratio (minority margin / majority margin), delta = 1 is the SVM.
+"""
 from .errors import ConvergenceError, NotSeparableError
+from .label import CSSVMResult, cs_svm
 from .models import ClusterGMM, LabelGMM
 from .solver import MaxMarginResult, max_margin, separability_threshold
+from .tuning import DeltaResult, DeltaWarning, delta_min_error, delta_star
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ClusterGMM", "LabelGMM",
+    "max_margin", "MaxMarginResult", "separability_threshold",
+    "cs_svm", "CSSVMResult",
+    "delta_star", "delta_min_error", "DeltaResult", "DeltaWarning",
+    "NotSeparableError", "ConvergenceError",
+]

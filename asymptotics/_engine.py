@@ -197,6 +197,8 @@ def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
     g, J, c, e, d, xt, tangent, v = work
     m = x.shape[0]
     it = 0
+    d_prev = np.inf
+    stalls = 0
     while True:
         H, Hu, scale = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e)
         if m == 0:
@@ -212,6 +214,16 @@ def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
             xmax = max(xmax, abs(x[i]))
         if dmax <= 4.0 * _EPS * (1.0 + xmax) or dec <= 1e-30 * scale:
             break
+        if dec <= 1e-16 * scale:
+            # In the quadratic region each step should shrink by far more
+            # than 4x; steps that stop shrinking are rounding noise, which
+            # happens along a direction of tiny curvature (only gamma|rho|^2
+            # curves H there, and no t_k, hence no error, depends on it).
+            if dmax > 0.25 * d_prev:
+                stalls += 1
+                if stalls >= 3:
+                    break
+        d_prev = dmax
         if it >= max_iter:
             return H, Hu, scale, it, False
         it += 1
@@ -406,12 +418,20 @@ def threshold(A, pri, lab, intercept, max_iter, max_inner):
     best = 0.5
     total = 0
     width_old = np.inf
+    x_good = x.copy()
     for it in range(max_iter):
         gam = math.exp(s)
         Hm, _, scale, nin, ok = _inner(A, pri, lab, marg, gam, intercept, x, 0.0, max_inner, work)
         total += nin + 1
         if not ok:
+            # A trial far below gamma_star can make the inner problem hard
+            # (|rho| >> 1); it says nothing about the root: back off.
+            if s < s_hi and it < max_iter - 1:
+                x[:] = x_good
+                s = 0.5 * (s + s_hi)
+                continue
             return best, x, total, NOT_CONVERGED
+        x_good[:] = x
         rr = 0.0
         for i in range(r):
             rr += x[i] * x[i]

@@ -66,6 +66,10 @@ def _cf_ratios(t: float):
     (measured against mpmath); the tail is started at the fixed point of
     rho_n = n / (t + rho_n), which is already a good approximation.
     """
+    if t > 1e8:
+        # rho_1 = 1/t (1 - 2/t^2 + ...), rho_2 = 2/t (1 - 3/t^2 + ...): exact in
+        # double precision here, and t*t below would overflow for t > 1e154
+        return 1.0 / t, 2.0 / t
     if t < 3.0:
         depth = 90
     elif t < 4.0:
