@@ -1,0 +1,178 @@
+"""Speed and agreement of the CS-SVM solver, against baselines run in the same
+process on the same points.
+
+    python scripts/bench.py            # full run (about a minute)
+    python scripts/bench.py --quick    # fewer repeats / baseline points
+
+Measures (medians of repeats):
+* JIT compile time (fresh Numba cache) and start-up with a warm cache, each in
+  a fresh subprocess;
+* single-point latency after JIT (public API, and the raw engine);
+* per-point time of a 10,000-point (gamma, delta) sweep (100 x 100 grid);
+* (i) a straightforward SciPy implementation of the paper's nested
+  formulation: quadrature for E[(G + t)_-^2], constrained minimisation over
+  (rho, b) with ||rho|| <= 1 (SLSQP), a bracketing root (brentq) in q;
+* (ii) the mpmath reference path (asymptotics.reference), and the largest
+  relative difference to it on q, b/q, R+ and R-.
+Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import warnings
+
+import numpy as np
+from scipy import integrate, optimize, stats
+
+import asymptotics as asy
+from asymptotics import _engine, reference
+
+MODEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])   # the paper's Fig. 2 norms, orthogonal means
+GAMMAS = np.geomspace(0.05, 20.0, 100)
+DELTAS = np.geomspace(0.1, 100.0, 100)
+
+
+# ---------------------------------------------------------------- baseline (i)
+def _F_quad(t: float) -> float:
+    """E[(G + t)_-^2] by adaptive quadrature over |g| <= 40 (outside, the
+    Gaussian weight is below 1e-340; an infinite range makes QUADPACK miss
+    the mass when -t is large)."""
+    upper = min(-t, 40.0)
+    if upper <= -40.0:
+        return 0.0
+    val, _ = integrate.quad(lambda g: (g + t) ** 2 * stats.norm.pdf(g), -40.0, upper,
+                            epsabs=1e-14, epsrel=1e-12, limit=200)
+    return val
+
+
+def _eta(q, rho, beta, model, gamma, delta):
+    """The paper's eta_delta(q, rho, b) for the label model, with b = beta q
+    (in b itself SLSQP loses the minimum for small q)."""
+    proj = model.factor @ rho
+    pi = model.prior
+    t_plus = proj[0] + beta - delta / q          # Y = +1
+    t_minus = -proj[1] - beta - 1.0 / q          # Y = -1
+    return pi * _F_quad(t_plus) + (1 - pi) * _F_quad(t_minus) - (1 - rho @ rho) * gamma
+
+
+def scipy_nested(model, gamma, delta):
+    """(q, rho, b) by the nested formulation with generic SciPy tools."""
+    r = model.rank
+    state = {"x": np.zeros(r + 1)}
+
+    def min_eta(q):
+        res = optimize.minimize(lambda x: _eta(q, x[:r], x[r], model, gamma, delta), state["x"],
+                                method="SLSQP", constraints=[{"type": "ineq", "fun": lambda x: 1 - x[:r] @ x[:r]}],
+                                options={"ftol": 1e-14, "maxiter": 200})
+        state["x"] = res.x
+        return res.fun
+
+    lo, hi = 1e-3, 1.0
+    while min_eta(hi) > 0:
+        hi *= 2
+    while min_eta(lo) < 0:
+        lo /= 2
+    q = optimize.brentq(min_eta, lo, hi, xtol=1e-12, rtol=1e-12)
+    min_eta(q)
+    x = state["x"]
+    return q, x[:r], x[r] * q
+
+
+def _errors(model, rho, beta):
+    proj = model.factor @ rho
+    return asy.gaussian.Q(model.labels * (proj + beta))
+
+
+# ---------------------------------------------------------------- timing helpers
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def jit_times():
+    code = ("import time; t=time.perf_counter(); import asymptotics as a; t1=time.perf_counter();"
+            "a.cs_svm(a.LabelGMM(0.1,[4,0],[0,2]), 2.0, 3.0); a.separability_threshold(a.LabelGMM(0.1,[4,0],[0,2]));"
+            "print(t1-t, time.perf_counter()-t1)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        warm = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return [float(v) for v in cold.stdout.split()], [float(v) for v in warm.stdout.split()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    repeats = 3 if args.quick else 7
+    n_base = 4 if args.quick else 12
+
+    warnings.simplefilter("ignore", integrate.IntegrationWarning)
+    (imp_cold, jit_cold), (imp_warm, jit_warm) = jit_times()
+
+    asy.cs_svm(MODEL, 2.0, 3.0)      # compile in this process
+    g2, d2 = np.meshgrid(GAMMAS, DELTAS, indexing="ij")
+    sweep = median_time(lambda: asy.cs_svm(MODEL, g2, d2), repeats)
+    per_point_sweep = sweep / g2.size
+    iters = asy.cs_svm(MODEL, g2, d2).iterations
+
+    single_api = median_time(lambda: asy.cs_svm(MODEL, 2.0, 3.0), 200)
+    A, pri, lab = MODEL.factor, MODEL.priors, MODEL.labels
+    g1, m1 = np.array([2.0]), np.array([[3.0, 1.0]])
+    single_engine = median_time(lambda: _engine.solve_sweep(A, pri, lab, g1, m1, True, 200, 1000), 200)
+
+    rng = np.random.default_rng(0)
+    idx = rng.choice(g2.size, n_base, replace=False)
+    pts = [(float(g2.flat[i]), float(d2.flat[i])) for i in idx]
+
+    base_times, mp_times, base_diff, mp_diff = [], [], 0.0, 0.0
+    for gamma, delta in pts:
+        ours = asy.cs_svm(MODEL, gamma, delta)
+        t = time.perf_counter()
+        q, rho, b = scipy_nested(MODEL, gamma, delta)
+        base_times.append(time.perf_counter() - t)
+        err_b = _errors(MODEL, rho, b / q)
+        base_diff = max(base_diff, abs(q - ours.q) / ours.q,
+                        *(abs(e - o) / o for e, o in zip(err_b, (ours.R_plus, ours.R_minus))))
+        t = time.perf_counter()
+        r = reference.solve(MODEL.priors, MODEL.labels, MODEL.gram, [delta, 1.0], gamma)
+        mp_times.append(time.perf_counter() - t)
+        exact = [r["q"], r["beta"], *r["errors"]]
+        fast = [ours.q, ours.b / ours.q, ours.R_plus, ours.R_minus]
+        mp_diff = max(mp_diff, *(float(abs(f - e) / abs(e)) for f, e in zip(fast, exact)))
+
+    base = statistics.median(base_times)
+    mpt = statistics.median(mp_times)
+    us = 1e6
+    print(f"Model: LabelGMM(prior=0.1, |mu+|=4, |mu-|=2, orthogonal), intercept on; "
+          f"{g2.size}-point sweep gamma in [0.05, 20] x delta in [0.1, 100]; "
+          f"baselines on {n_base} random points of the sweep; medians of {repeats} repeats.\n")
+    print("| measurement | value |")
+    print("|---|---|")
+    print(f"| sweep, per point (10,000 points, warm-started) | {per_point_sweep * us:.2f} µs |")
+    print(f"| sweep, Newton iterations per point (median / max) | {int(np.median(iters))} / {int(iters.max())} |")
+    print(f"| single point after JIT, `cs_svm` (API) | {single_api * us:.1f} µs |")
+    print(f"| single point after JIT, raw engine | {single_engine * us:.1f} µs |")
+    print(f"| JIT compile, fresh cache (first call, incl. threshold) | {jit_cold:.1f} s (import {imp_cold:.2f} s) |")
+    print(f"| first call with a warm on-disk cache | {jit_warm:.2f} s (import {imp_warm:.2f} s) |")
+    print(f"| (i) SciPy nested formulation, per point | {base * 1e3:.0f} ms |")
+    print(f"| speed-up over (i), sweep per point | {base / per_point_sweep:,.0f}x |")
+    print(f"| speed-up over (i), single point via API | {base / single_api:,.0f}x |")
+    print(f"| (i) largest relative difference to ours (q, R+, R-) | {base_diff:.1e} |")
+    print(f"| (ii) mpmath reference (40 digits), per point | {mpt * 1e3:.0f} ms |")
+    print(f"| (ii) largest relative difference to ours (q, b/q, R+, R-) | {mp_diff:.1e} |")
+
+
+if __name__ == "__main__":
+    main()
