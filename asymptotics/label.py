@@ -103,7 +103,7 @@ def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
     >>> m = asy.LabelGMM.antipodal(prior=0.1, norm=2.0)
     >>> s = asy.cs_svm(m, gamma=2.0, delta=3.0)
     >>> round(float(s.R_bal), 6)
-    0.109245
+    0.128196
     """
     if not isinstance(model, LabelGMM):
         raise ValueError(f"model must be a LabelGMM, got {type(model).__name__}")

@@ -132,3 +132,12 @@ def test_gram_and_vector_models_agree():
     g = asy.LabelGMM.from_gram(0.1, M.gram)
     a, b = asy.cs_svm(M, 1.5, 2.0), asy.cs_svm(g, 1.5, 2.0)
     assert a.q == pytest.approx(b.q, rel=1e-13) and a.R_bal == pytest.approx(b.R_bal, rel=1e-12)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from asymptotics import label, reference
+    for mod in (label, reference):
+        failures, attempted = doctest.testmod(mod, raise_on_error=False)
+        assert failures == 0 and attempted > 0, mod.__name__
