@@ -149,6 +149,11 @@ class ClusterGMM:
         return self._factor
 
     @property
+    def has_both_labels(self) -> bool:
+        """Whether clusters of both labels are present (needed with an intercept)."""
+        return bool(np.any(self._labels > 0) and np.any(self._labels < 0))
+
+    @property
     def rank(self) -> int:
         return self._factor.shape[1]
 

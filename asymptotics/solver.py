@@ -86,7 +86,7 @@ def _scalarise(a: np.ndarray):
 
 
 def _check_intercept_labels(model: ClusterGMM, intercept: bool) -> None:
-    if intercept and np.unique(model.labels).size < 2:
+    if intercept and not model.has_both_labels:
         raise ValueError("labels: with an intercept both labels must be present "
                          "(a one-class problem has no finite max-margin solution)")
 
