@@ -18,7 +18,7 @@ import numpy as np
 
 from ._validation import finite_array, probability
 
-__all__ = ["ClusterGMM", "LabelGMM"]
+__all__ = ["ClusterGMM", "LabelGMM", "GroupGMM"]
 
 _PRIOR_SUM_TOL = 1e-9
 
@@ -234,3 +234,75 @@ class LabelGMM(ClusterGMM):
         g = self.gram
         return (f"LabelGMM(prior={self.prior:g}, |mu+|={np.sqrt(g[0, 0]):g}, |mu-|={np.sqrt(g[1, 1]):g}, "
                 f"mu+.mu-={g[0, 1]:g})")
+
+
+class GroupGMM(ClusterGMM):
+    r"""Group-imbalanced binary mixture (paper §4): ``P(y = +1) = class_prior``,
+    a group ``g`` independent of ``y`` with ``P(g = j) = p_j``, and
+    ``x | (y, g) ~ N(y mu_g, I)``.  Group 1 is the protected minority.
+
+    Two groups::
+
+        GroupGMM(class_prior, group_prior, mean_1, mean_2)      # P(g = 1) = group_prior
+
+    or G >= 2 groups::
+
+        GroupGMM(class_prior, group_priors=[p_1, ..., p_G], means=[mu_1, ..., mu_G])
+
+    Cluster order (used by every per-subgroup array, e.g. ``R_yg``): the
+    subgroup (y, g) is cluster ``iy * G + (g - 1)`` with ``iy = 0`` for
+    y = +1 and ``iy = 1`` for y = -1; per-subgroup results are returned with
+    shape ``(..., 2, G)``, indexed ``[iy, g - 1]``.
+    """
+
+    def __init__(self, class_prior: float, group_prior: float | None = None, mean_1=None, mean_2=None,
+                 *, group_priors=None, means=None):
+        class_prior = probability(class_prior, "class_prior")
+        two = group_prior is not None or mean_1 is not None or mean_2 is not None
+        if two == (group_priors is not None or means is not None):
+            raise ValueError("give either (group_prior, mean_1, mean_2) or (group_priors=, means=)")
+        if two:
+            if group_prior is None or mean_1 is None or mean_2 is None:
+                raise ValueError("group_prior, mean_1 and mean_2 are all needed")
+            p1 = probability(group_prior, "group_prior")
+            group_priors = np.array([p1, 1.0 - p1])
+            m1 = np.atleast_1d(finite_array(mean_1, "mean_1"))
+            m2 = np.atleast_1d(finite_array(mean_2, "mean_2"))
+            if m1.ndim != 1 or m2.ndim != 1 or m1.size != m2.size:
+                raise ValueError(f"mean_1 and mean_2 must be vectors of the same length, "
+                                 f"got shapes {m1.shape} and {m2.shape}")
+            means = np.array([m1, m2])
+        else:
+            if group_priors is None or means is None:
+                raise ValueError("group_priors and means are both needed")
+            group_priors = finite_array(group_priors, "group_priors", ndim=1)
+            if group_priors.size < 1 or np.any(group_priors <= 0) or abs(group_priors.sum() - 1) > _PRIOR_SUM_TOL:
+                raise ValueError(f"group_priors must be positive and sum to 1, got {group_priors.tolist()}")
+            means = self._check_means(means, group_priors.size)
+        G = group_priors.size
+        class_priors = np.array([class_prior, 1.0 - class_prior])
+        signs = np.array([1.0, -1.0])
+        super().__init__(np.outer(class_priors, group_priors).reshape(-1), np.repeat(signs, G),
+                         (signs[:, None, None] * means[None, :, :]).reshape(2 * G, -1))
+        self.class_prior = class_prior
+        self.group_priors = group_priors
+        self.group_means = means
+        self.group_means.setflags(write=False)
+        self.group_priors.setflags(write=False)
+
+    @property
+    def n_groups(self) -> int:
+        return self.group_priors.size
+
+    @property
+    def group_prior(self) -> float:
+        """P(g = 1), the minority group's prior."""
+        return float(self.group_priors[0])
+
+    def _with_means(self, means: np.ndarray) -> "GroupGMM":
+        return GroupGMM(self.class_prior, group_priors=self.group_priors, means=means[: self.n_groups])
+
+    def __repr__(self) -> str:
+        norms = np.sqrt(np.diag(self.gram)[: self.n_groups])
+        return (f"GroupGMM(class_prior={self.class_prior:g}, group_priors={self.group_priors.tolist()}, "
+                f"|mu_g|={np.round(norms, 6).tolist()})")

@@ -5,7 +5,7 @@ Nothing here is shared with :mod:`asymptotics._engine` or
 mpmath at a working precision raised by the digits their cancellation costs,
 the Gram factor comes from ``mpmath.eigsy``, the root in ``u`` is bracketed
 and found by regula falsi (Illinois), the inner minimisation is
-``mpmath.findroot`` on the gradient, and the final answer is polished by
+damped Newton with QR steps in mpmath, and the final answer is polished by
 ``mpmath.findroot`` on the whole KKT system
 
 .. math:: \nabla_{\rho,\beta} H(\rho, \beta, u) = 0,\qquad H(\rho, \beta, u) = 0,
@@ -138,32 +138,46 @@ class _Problem:
         return out
 
     def argmin(self, u, x0, gamma=None):
-        """Minimiser of the strictly convex H(., u): damped Newton to half the
-        working digits, then mpmath.findroot on the gradient.  Everything is
-        divided by gamma, the scale of H near its minimum, so that the
-        tolerances (absolute in mpmath) mean the same at gamma = 1e-90."""
+        """Minimiser of the strictly convex H(., u) by damped Newton (Armijo
+        backtracking) to the full working precision.  Steps are solved by QR
+        (mpmath.qr_solve), which does not judge a matrix singular by the
+        scale of its rows (the rho block is O(gamma), the beta row
+        O(sum pi F'')).  The stopping test is relative to gamma, the scale of
+        H near its minimum, so it means the same at gamma = 1e-90."""
         if self.m == 0:
             return []
         gam = self.gamma if gamma is None else gamma
+        tol = mp.mpf(10) ** (-mp.mp.dps + 5)
         x = list(x0)
-        for _ in range(2000):
+        small = 0
+        for _ in range(3000):
             g = self.grad(x, u, gamma)
-            d = mp.lu_solve(self.hess(x, u, gamma), mp.matrix([-v for v in g]))
+            d = _scaled_solve(self.hess(x, u, gamma), [-v for v in g])
             dec = -sum(g[i] * d[i] for i in range(self.m)) / gam
-            if dec < mp.mpf(10) ** (-(mp.mp.dps // 2)):
-                break
+            if dec < tol ** 2 or (dec < tol and small >= 2):
+                return x
+            small = small + 1 if dec < tol else 0
             h0 = self.H(x, u, gamma)
             step = mp.mpf(1)
             while self.H([x[i] + step * d[i] for i in range(self.m)], u, gamma) > h0 - step * dec * gam / 4:
                 step /= 2
-                if step < mp.mpf(10) ** -30:
+                if step < mp.mpf(10) ** -40:
                     break
             x = [x[i] + step * d[i] for i in range(self.m)]
-        else:
-            raise ArithmeticError("reference inner Newton did not converge")
-        sol = mp.findroot(lambda *v: [gi / gam for gi in self.grad(list(v), u, gamma)], x,
-                          J=lambda *v: self.hess(list(v), u, gamma) / gam)
-        return _as_list(sol)
+        raise ArithmeticError("reference inner Newton did not converge")
+
+
+def _scaled_solve(Hm, rhs):
+    """Solve Hm d = rhs for symmetric positive-definite Hm via the
+    unit-diagonal scaling D^-1/2 Hm D^-1/2."""
+    n = Hm.rows
+    dg = [mp.sqrt(Hm[i, i]) for i in range(n)]
+    S = mp.matrix(n, n)
+    for i in range(n):
+        for j in range(n):
+            S[i, j] = Hm[i, j] / (dg[i] * dg[j])
+    y = mp.lu_solve(S, mp.matrix([rhs[i] / dg[i] for i in range(n)]))
+    return [y[i] / dg[i] for i in range(n)]
 
 
 def _as_list(sol):

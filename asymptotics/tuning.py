@@ -41,7 +41,8 @@ from .gaussian import Q
 from .label import cs_svm, label_metrics
 from .models import LabelGMM
 
-__all__ = ["DeltaResult", "DeltaWarning", "delta_star", "delta_min_error"]
+__all__ = ["DeltaResult", "DeltaWarning", "EqualOpportunityResult", "delta_star", "delta_min_error",
+           "delta_equal_opportunity"]
 
 # Search range of the numerical (no-intercept) minimisation, in log delta.
 _LOG_DELTA_RANGE = (-12.0, 12.0)
@@ -186,3 +187,88 @@ def delta_min_error(model: LabelGMM, gamma, intercept: bool = True) -> DeltaResu
     Fig. 3a).  Without an intercept, numerical minimisation.
     """
     return _optimal_delta(model, gamma, intercept, "standard")
+
+
+@dataclass(frozen=True)
+class EqualOpportunityResult:
+    r"""The margin ratio delta_0 at which the GS-SVM has DEO = 0.
+
+    Attributes
+    ----------
+    delta : float
+        delta_0; where ``attainable`` is False, the end of the searched range
+        [e^-12, e^12] (returned as ``0.0`` or ``inf``) with the smallest |DEO|.
+    attainable : bool
+        Whether DEO changes sign, so that DEO(delta_0) = 0 exactly.
+    gamma : float
+    DEO, R, R_bal, worst : float
+        GS-SVM metrics at ``delta`` (at the range end where not attainable).
+    n_roots : int
+        Sign changes of DEO found on the search grid (the one nearest
+        delta = 1 is returned when there are several).
+    """
+
+    delta: float
+    attainable: bool
+    gamma: float
+    DEO: float
+    R: float
+    R_bal: float
+    worst: float
+    n_roots: int
+
+
+def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpportunityResult:
+    r"""Margin ratio :math:`\delta_0` of the minority group at which the GS-SVM
+    equalises opportunity, :math:`R_{+,1}(\delta_0) = R_{+,2}(\delta_0)`.
+
+    DEO is evaluated on a warm-started grid of 97 points in
+    :math:`\log\delta \in [-12, 12]`; each sign change is refined by Brent's
+    method on :math:`\log\delta` to |DEO| at the rounding level.  GS-SVM is
+    not a shifted SVM (delta turns w), so there is no closed form.
+
+    Returns
+    -------
+    EqualOpportunityResult
+        With ``attainable=False`` (and a :class:`DeltaWarning`) when DEO keeps
+        one sign over the whole range: then no delta in (0, inf) equalises
+        opportunity, and the range end with the smaller |DEO| is returned as
+        ``0.0`` or ``inf``.
+    """
+    from scipy.optimize import brentq
+
+    from .group import gs_svm
+    from .models import GroupGMM
+
+    if not isinstance(model, GroupGMM):
+        raise ValueError(f"model must be a GroupGMM, got {type(model).__name__}")
+    if model.n_groups < 2:
+        raise ValueError("model: equal opportunity needs at least two groups")
+    g = positive_array(gamma, "gamma")
+    if g.ndim != 0:
+        raise ValueError(f"gamma must be a scalar, got shape {g.shape}")
+    g = float(g)
+    intercept = boolean(intercept, "intercept")
+    grid = np.linspace(*_LOG_DELTA_RANGE, _GRID)
+    sweep = gs_svm(model, g, np.exp(grid), intercept=intercept)
+    deo = sweep.DEO
+    changes = np.flatnonzero(np.sign(deo[:-1]) * np.sign(deo[1:]) <= 0)
+    if changes.size:
+        i = changes[np.argmin(np.abs(grid[changes]))]
+        if deo[i] == 0.0:
+            s = grid[i]
+        else:
+            s = brentq(lambda s: float(gs_svm(model, g, np.exp(s), intercept=intercept).DEO),
+                       grid[i], grid[i + 1], xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
+        delta, attainable = float(np.exp(s)), True
+        at = gs_svm(model, g, delta, intercept=intercept)
+    else:
+        end = 0 if abs(deo[0]) < abs(deo[-1]) else -1
+        delta, attainable = (0.0 if end == 0 else np.inf), False
+        at = gs_svm(model, g, np.exp(grid[end]), intercept=intercept)
+        warnings.warn(f"DEO keeps one sign for delta in [e^-12, e^12] (from {deo[0]:.3g} to {deo[-1]:.3g}): "
+                      "no delta equalises opportunity; returned the range end with the smaller |DEO|",
+                      DeltaWarning, stacklevel=2)
+    return EqualOpportunityResult(delta=delta, attainable=attainable, gamma=g, DEO=float(at.DEO),
+                                  R=float(at.R), R_bal=float(at.R_bal), worst=float(at.worst),
+                                  n_roots=int(changes.size))
