@@ -27,11 +27,17 @@ Hence
   method on the full KKT system (quadratic convergence) while the inner loop
   keeps it safe.
 
-The same inner solver gives the separability threshold by Dinkelbach's
-method: gamma_star = min_x sum_k pi_k F(lab_k(A_k.rho + beta)) / (1 - |rho|^2);
-the update gamma <- ratio(argmin_x H(x, 0; gamma)) is Newton's method on the
-concave decreasing function gamma -> min_x H(x, 0; gamma), so it decreases
-monotonically to gamma_star from any gamma with m(0; gamma) <= 0.
+The same inner solver gives the separability threshold
+gamma_star = min_x sum_k pi_k F(lab_k(A_k.rho + beta)) / (1 - |rho|^2), the
+root of the concave decreasing function gamma -> min_x H(x, 0; gamma).  Each
+evaluation gives the Dinkelbach bound gamma_star <= ratio(argmin) (Dinkelbach's
+update is Newton's method on that function, monotone but slow when
+gamma_star is 1e-90), and where the function is positive a lower bound; we
+take Newton steps in log gamma inside that bracket (see ``threshold``).
+
+Newton steps are solved in least-squares form (``_evaluate``, ``_qr_lstsq``)
+so that the curvature 2 gamma along the directions that move no t_k survives
+rounding when gamma is tiny.
 
 Residuals are the KKT vector (grad_x H, H) in max-norm divided by gamma, the
 natural scale of every term at the solution.

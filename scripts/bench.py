@@ -35,6 +35,7 @@ import asymptotics as asy
 from asymptotics import _engine, reference
 
 MODEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])   # the paper's Fig. 2 norms, orthogonal means
+GROUP = asy.GroupGMM(0.3, 0.05, [2.0, 0.0], [1.0, 1.5])  # 4 subgroups, correlated group means
 GAMMAS = np.geomspace(0.05, 20.0, 100)
 DELTAS = np.geomspace(0.1, 100.0, 100)
 
@@ -127,6 +128,13 @@ def main():
     per_point_sweep = sweep / g2.size
     iters = asy.cs_svm(MODEL, g2, d2).iterations
 
+    asy.gs_svm(GROUP, 2.0, 3.0)
+    gg, gd = np.meshgrid(np.geomspace(1.05 * asy.separability_threshold(GROUP), 20.0, 100), DELTAS, indexing="ij")
+    group_sweep = median_time(lambda: asy.gs_svm(GROUP, gg, gd), repeats) / gg.size
+    group_iters = asy.gs_svm(GROUP, gg, gd).iterations
+    group_single = median_time(lambda: asy.gs_svm(GROUP, 2.0, 3.0), 200)
+    deo_time = median_time(lambda: asy.delta_equal_opportunity(GROUP, 2.0), repeats)
+
     single_api = median_time(lambda: asy.cs_svm(MODEL, 2.0, 3.0), 200)
     A, pri, lab = MODEL.factor, MODEL.priors, MODEL.labels
     g1, m1 = np.array([2.0]), np.array([[3.0, 1.0]])
@@ -155,7 +163,8 @@ def main():
     base = statistics.median(base_times)
     mpt = statistics.median(mp_times)
     us = 1e6
-    print(f"Model: LabelGMM(prior=0.1, |mu+|=4, |mu-|=2, orthogonal), intercept on; "
+    print(f"Label model: LabelGMM(prior=0.1, |mu+|=4, |mu-|=2, orthogonal), intercept on; group model: "
+          f"GroupGMM(class_prior=0.3, group_prior=0.05, mu_1=(2,0), mu_2=(1,1.5)), gamma from 1.05 gamma* to 20; "
           f"{g2.size}-point sweep gamma in [0.05, 20] x delta in [0.1, 100]; "
           f"baselines on {n_base} random points of the sweep; medians of {repeats} repeats.\n")
     print("| measurement | value |")
@@ -164,6 +173,10 @@ def main():
     print(f"| sweep, Newton iterations per point (median / max) | {int(np.median(iters))} / {int(iters.max())} |")
     print(f"| single point after JIT, `cs_svm` (API) | {single_api * us:.1f} µs |")
     print(f"| single point after JIT, raw engine | {single_engine * us:.1f} µs |")
+    print(f"| GS-SVM sweep, per point (10,000 points, 4 subgroups) | {group_sweep * us:.2f} µs |")
+    print(f"| GS-SVM sweep, Newton iterations per point (median / max) | {int(np.median(group_iters))} / {int(group_iters.max())} |")
+    print(f"| GS-SVM single point after JIT, `gs_svm` (API) | {group_single * us:.1f} µs |")
+    print(f"| `delta_equal_opportunity` (97-point grid + Brent) | {deo_time * 1e3:.1f} ms |")
     print(f"| JIT compile, fresh cache (first call, incl. threshold) | {jit_cold:.1f} s (import {imp_cold:.2f} s) |")
     print(f"| first call with a warm on-disk cache | {jit_warm:.2f} s (import {imp_warm:.2f} s) |")
     print(f"| (i) SciPy nested formulation, per point | {base * 1e3:.0f} ms |")

@@ -4,14 +4,21 @@ import io
 import pathlib
 import re
 
+import pytest
+
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_example_output_is_current():
-    text = README.read_text()
-    section = text[text.index("## Example"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    expected = re.search(r"Output:\n\n```\n(.*?)```", section, re.S).group(1)
+EXAMPLE = re.compile(r"```python\n(.*?)```\s*Output:\n\n```\n(.*?)```", re.S)
+
+
+def test_readme_has_examples():
+    assert len(EXAMPLE.findall(README.read_text())) >= 2
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_readme_example_output_is_current(index):
+    code, expected = EXAMPLE.findall(README.read_text())[index]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         exec(compile(code, "README example", "exec"), {})
