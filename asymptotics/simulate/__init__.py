@@ -1,0 +1,6 @@
+"""Monte-Carlo side: sampling, exact max-margin solvers, VS-loss training and
+theory-vs-simulation sweeps."""
+from .sampling import Sample, classifier_errors, embedded_means, empirical_errors, sample, sample_mismatch
+from .svm import MaxMarginFit, fit_max_margin, is_separable
+from .vsloss import PRESETS, TrainResult, VSLoss, train_vs, vs_preset
+from .montecarlo import MonteCarloResult, cluster_margins, monte_carlo

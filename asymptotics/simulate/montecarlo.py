@@ -1,0 +1,306 @@
+r"""Theory against simulation: Monte-Carlo sweeps side by side with the
+asymptotic predictions.
+
+Each trial draws ``n`` samples in ``d = round(gamma n)`` dimensions, trains
+the classifier (exact max-margin, or a VS-loss by normalised GD) and scores it
+*exactly* from the known means (:func:`~.sampling.classifier_errors`), so the
+only randomness is the training set's.  The prediction is evaluated at the
+realised ratio ``d / n``.
+
+Reproducibility: trial ``t`` at dimension ``d`` draws from
+``SeedSequence(seed, spawn_key=(d, t))``, so the numbers do not depend on
+``n_jobs``, the backend or the order in which workers finish, and every delta
+at the same d sees the same training sets (common random numbers: curves in
+delta are smooth, and the CS-SVM shift identity holds trial by trial).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validation import boolean, positive_array
+from ..errors import NotSeparableError
+from ..group import group_margins, gs_svm
+from ..label import cs_svm
+from ..models import ClusterGMM, GroupGMM, LabelGMM
+from ..solver import max_margin
+from .sampling import classifier_errors, sample
+from .svm import fit_max_margin
+from .vsloss import PRESETS, VSLoss, train_vs, vs_preset
+
+__all__ = ["MonteCarloResult", "monte_carlo", "cluster_margins"]
+
+
+def cluster_margins(model: ClusterGMM, delta) -> np.ndarray:
+    """Per-cluster margins for a scalar ``delta``: CS-SVM (delta, 1) for label
+    models, GS-SVM for group models; for a plain ClusterGMM ``delta`` must be
+    the K margins themselves."""
+    if isinstance(model, LabelGMM):
+        return np.array([float(positive_array(delta, "delta")), 1.0])
+    if isinstance(model, GroupGMM):
+        return group_margins(model, delta).reshape(-1)
+    margins = positive_array(delta, "delta")
+    if margins.shape != (model.n_clusters,):
+        raise ValueError(f"delta must be the {model.n_clusters} cluster margins for a ClusterGMM")
+    return margins
+
+
+def _metrics(model: ClusterGMM, errors: np.ndarray, q: float, b: float, scale_free: bool) -> dict:
+    """The metrics the theory predicts, from per-cluster errors."""
+    out = {"errors": errors}
+    if not scale_free:
+        out["q"] = q
+        out["b"] = b
+    if isinstance(model, LabelGMM):
+        pi = model.prior
+        out.update(R_plus=errors[0], R_minus=errors[1], R_bal=0.5 * (errors[0] + errors[1]),
+                   R=pi * errors[0] + (1 - pi) * errors[1])
+    elif isinstance(model, GroupGMM):
+        G = model.n_groups
+        ryg = errors.reshape(2, G)
+        rp, rm = ryg @ model.group_priors
+        out.update(R_yg=ryg, R_plus=rp, R_minus=rm, R_bal=0.5 * (rp + rm),
+                   R=model.class_prior * rp + (1 - model.class_prior) * rm, worst=ryg.max())
+        if G >= 2:
+            out.update(DEO=ryg[0, 0] - ryg[0, 1],
+                       symm_DEO=0.5 * (abs(ryg[0, 0] - ryg[0, 1]) + abs(ryg[1, 0] - ryg[1, 1])))
+    return out
+
+
+def _theory(model, gamma, margins, intercept, scale_free):
+    if isinstance(model, LabelGMM) and margins[1] == 1.0:
+        s = cs_svm(model, gamma, margins[0], intercept=intercept)
+        errors = np.array([s.R_plus, s.R_minus])
+        return _metrics(model, errors, float(s.q), float(s.b), scale_free)
+    s = max_margin(model, gamma, margins, intercept=intercept)
+    return _metrics(model, np.asarray(s.errors), float(s.q), float(s.b), scale_free)
+
+
+def _trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key):
+    # One BLAS thread everywhere: the summation order, hence every last bit,
+    # is then the same in the main process and in any worker (parallelism
+    # comes from running trials side by side).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key)
+
+
+def _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key):
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    data = sample(model, n, d, rng)
+    if method == "svm":
+        try:
+            fit = fit_max_margin(data.X, data.y, margins[data.k], intercept=intercept)
+        except NotSeparableError:
+            return None
+        w, b = fit.w, fit.b
+    else:
+        res = train_vs(data.X, data.y, loss, clusters=data.k, intercept=False, **gd_options)
+        if np.mean(data.y * (data.X @ res.w) <= 0) > 0:
+            return None   # not separated: not in the terminal phase the theory describes
+        w, b = res.w, 0.0
+    errors = classifier_errors(model, w, b)
+    return _metrics(model, errors, float(np.linalg.norm(w)), float(b), method != "svm")
+
+
+@dataclass(frozen=True)
+class MonteCarloResult:
+    """Simulation summary at each point of the (gamma, delta) sweep.
+
+    ``mean[name]``, ``se[name]`` (standard error of the mean over the valid
+    trials) and ``theory[name]`` have shape ``S + metric shape`` with S the
+    broadcast shape of gamma and delta.  ``trials[name]`` holds the raw
+    per-trial values, shape ``S + (trials,) + metric shape`` (NaN for a trial
+    that was not separable).  Metrics: ``errors`` (per cluster), ``q``, ``b``
+    (exact max-margin only: a GD-trained w has no scale), and the model's
+    own (``R_plus``, ``R_minus``, ``R_bal``, ``R``; for groups also ``R_yg``,
+    ``DEO``, ``symm_DEO``, ``worst``).
+    """
+
+    gamma: np.ndarray
+    delta: np.ndarray
+    n: int
+    d: np.ndarray
+    method: str
+    intercept: bool
+    n_valid: np.ndarray
+    mean: dict = field(repr=False)
+    se: dict = field(repr=False)
+    theory: dict = field(repr=False)
+    trials: dict = field(repr=False)
+
+    def z(self, name: str) -> np.ndarray:
+        """(mean - theory) / se for a metric."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (self.mean[name] - self.theory[name]) / self.se[name]
+
+    def consistent(self, name: str, k: float = 4.0) -> np.ndarray:
+        r"""Whether simulation and theory agree at every point:
+        :math:`|\bar x - x_{theory}| \le k\,SE + a_n` with the finite-size
+        allowance :math:`a_n = 2\max(1, |x_{theory}|)/n` for the O(1/n) bias of
+        finite-n averages (the theory is the n -> infinity limit)."""
+        theory = self.theory[name]
+        allowance = 2.0 * np.maximum(1.0, np.abs(theory)) / self.n
+        return np.abs(self.mean[name] - theory) <= k * self.se[name] + allowance
+
+    def table(self, names=("R_plus", "R_minus", "R_bal", "R")) -> str:
+        """Plain-text table of theory against simulation (mean +- se)."""
+        names = [nm for nm in names if nm in self.mean and np.ndim(self.theory[nm]) == np.ndim(self.gamma)]
+        lines = ["gamma    delta    d      valid  " + "  ".join(f"{nm:>24s}" for nm in names)]
+        for idx in np.ndindex(np.shape(self.gamma)):
+            cells = [f"{self.mean[nm][idx]:.4f}±{self.se[nm][idx]:.4f} ({self.theory[nm][idx]:.4f})"
+                     for nm in names]
+            lines.append(f"{self.gamma[idx]:<8.4g} {self.delta[idx]:<8.4g} {self.d[idx]:<6d} "
+                         f"{self.n_valid[idx]:<6d} " + "  ".join(f"{c:>24s}" for c in cells))
+        return "\n".join(lines)
+
+
+def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="svm",
+                intercept: bool = True, seed: int = 0, n_jobs: int = 1, backend: str = "loky",
+                progress="auto", gd_options: dict | None = None) -> MonteCarloResult:
+    r"""Simulate the classifiers of the theory and put the predictions beside them.
+
+    Parameters
+    ----------
+    model : LabelGMM, GroupGMM or ClusterGMM
+    gamma, delta : float or array_like (broadcast together)
+        d/n and the margin parameter (CS-SVM delta, GS-SVM minority-group
+        delta; for a plain ClusterGMM, ``delta`` is the K margins and is not
+        broadcast).
+    n : int
+        Training samples per trial.
+    trials : int
+        Trials per point.
+    method : "svm", a preset name (label models: see
+        :func:`~.vsloss.vs_preset`) or a :class:`~.vsloss.VSLoss`
+        ``"svm"`` solves the max-margin problem exactly; otherwise the loss
+        is trained by normalised GD (no intercept) and compared with the
+        max-margin classifier it converges to (margins 1/Delta).
+    intercept : bool
+        For ``"svm"`` only (GD trains without intercept).
+    seed : int
+    n_jobs : int
+        Parallel workers (joblib).
+    backend : {"loky", "threading", "sequential", "dask"}
+        ``"dask"`` runs the trials on the current ``dask.distributed`` client
+        (install the ``dask`` extra and start a Client first).
+    progress : bool or "auto"
+        tqdm progress bar; "auto" shows it for 200 trials or more.
+    gd_options : dict
+        Passed to :func:`~.vsloss.train_vs` (default: ``lr=1.0``,
+        ``max_iter=20000``, ``gtol=0``: deep in the terminal phase).
+
+    Returns
+    -------
+    MonteCarloResult
+    """
+    import joblib
+
+    if not isinstance(model, ClusterGMM):
+        raise ValueError(f"model must be a LabelGMM, GroupGMM or ClusterGMM, got {type(model).__name__}")
+    for value, name in ((n, "n"), (trials, "trials"), (seed, "seed")):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < (0 if name == "seed" else 1):
+            raise ValueError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} integer, got {value!r}")
+    intercept = boolean(intercept, "intercept")
+    if backend not in ("loky", "threading", "sequential", "dask"):
+        raise ValueError(f"backend must be 'loky', 'threading', 'sequential' or 'dask', got {backend!r}")
+    gamma = positive_array(gamma, "gamma")
+    plain = not isinstance(model, (LabelGMM, GroupGMM))
+    if plain:
+        margins_fixed = cluster_margins(model, delta)
+        delta_arr = np.zeros(())
+        shape = gamma.shape
+    else:
+        delta_arr = positive_array(delta, "delta")
+        shape = np.broadcast_shapes(gamma.shape, delta_arr.shape)
+    g_flat = np.broadcast_to(gamma, shape).reshape(-1)
+    d_flat = np.broadcast_to(delta_arr, shape).reshape(-1)
+
+    loss = None
+    if isinstance(method, VSLoss):
+        loss = method
+        method_name = loss.name
+    elif method == "svm":
+        method_name = "svm"
+    elif method in PRESETS:
+        if not isinstance(model, LabelGMM):
+            raise ValueError("method: the named presets are label losses; pass a VSLoss for other models")
+        method_name = method
+    else:
+        raise ValueError(f"method must be 'svm', one of {PRESETS} or a VSLoss, got {method!r}")
+    opts = {"lr": 1.0, "max_iter": 20_000, "gtol": 0.0, "method": "normalized"}
+    opts.update(gd_options or {})
+
+    tasks, points = [], []
+    for j, (g, dl) in enumerate(zip(g_flat, d_flat)):
+        dim = max(1, int(round(g * n)))
+        if plain:
+            margins = margins_fixed
+        else:
+            margins = cluster_margins(model, dl)
+        if method_name != "svm":
+            point_loss = loss if loss is not None else vs_preset(method, model.prior, dl)
+            if point_loss.Delta.size != model.n_clusters:
+                raise ValueError(f"method: the loss has {point_loss.Delta.size} entries, the model "
+                                 f"{model.n_clusters} clusters")
+            margins = point_loss.implied_margins
+        else:
+            point_loss = None
+        points.append((dim, margins))
+        for t in range(trials):
+            tasks.append((j, t, dim, margins, point_loss))
+
+    call = joblib.delayed(_trial)
+    jobs = (call(model, n, dim, margins, method_name, point_loss, intercept, opts, seed, (dim, t))
+            for j, t, dim, margins, point_loss in tasks)
+    show = (len(tasks) >= 200) if progress == "auto" else bool(progress)
+    if backend == "dask":
+        try:
+            from distributed import get_client
+            get_client()
+        except (ImportError, ValueError) as exc:
+            raise ValueError("backend: 'dask' needs the dask extra and a running dask.distributed Client "
+                             f"({exc})") from None
+        with joblib.parallel_config(backend="dask"):
+            outputs = list(joblib.Parallel(n_jobs=-1)(jobs))
+    else:
+        runner = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+        outputs = runner(jobs)
+        if show:
+            from tqdm.auto import tqdm
+            outputs = tqdm(outputs, total=len(tasks), desc="Monte-Carlo trials")
+        outputs = list(outputs)
+
+    # theory at the realised d/n, same intercept convention as the simulation
+    theory_list = [_theory(model, dim / n, margins, intercept if method_name == "svm" else False,
+                           method_name != "svm") for dim, margins in points]
+    names = list(theory_list[0])
+    raw = {nm: np.full((len(points), trials) + np.shape(theory_list[0][nm]), np.nan) for nm in names}
+    for (j, t, *_), out in zip(tasks, outputs):
+        if out is not None:
+            for nm in names:
+                raw[nm][j, t] = out[nm]
+    valid = ~np.isnan(raw["errors"][:, :, 0])
+    n_valid = valid.sum(axis=1)
+    if np.any(n_valid == 0):
+        j = int(np.argmin(n_valid))
+        raise NotSeparableError(float(points[j][0] / n), float("nan"), intercept)
+    mean, se, theory, per_trial = {}, {}, {}, {}
+    for nm in names:
+        vals = raw[nm]
+        m = np.nanmean(vals, axis=1)
+        with np.errstate(invalid="ignore"):
+            sd = np.nanstd(vals, axis=1, ddof=1)
+        nv = n_valid.reshape((-1,) + (1,) * (vals.ndim - 2))
+        s = np.where(nv > 1, sd / np.sqrt(np.maximum(nv, 1)), np.inf)
+        tail = np.shape(theory_list[0][nm])
+        mean[nm] = m.reshape(shape + tail)
+        se[nm] = s.reshape(shape + tail)
+        theory[nm] = np.array([th[nm] for th in theory_list]).reshape(shape + tail)
+        per_trial[nm] = vals.reshape(shape + (trials,) + tail)
+    dims = np.array([p[0] for p in points]).reshape(shape)
+    return MonteCarloResult(gamma=np.broadcast_to(gamma, shape).copy(), delta=np.broadcast_to(delta_arr, shape).copy(),
+                            n=n, d=dims, method=method_name, intercept=intercept if method_name == "svm" else False,
+                            n_valid=n_valid.reshape(shape), mean=mean, se=se, theory=theory, trials=per_trial)

@@ -1,0 +1,112 @@
+r"""Sampling the mixtures and scoring classifiers exactly.
+
+A :class:`~asymptotics.models.ClusterGMM` (and so every label or group
+model) is sampled in ``d`` dimensions with its mean vectors zero-padded to
+``d`` coordinates, which leaves their Gram matrix, the only thing the
+asymptotics depend on, unchanged.  A model given by its Gram matrix is
+embedded through its factor :math:`A = VS` (cluster k has mean :math:`A_k`
+in the first r coordinates).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import finite_array
+from ..gaussian import Q
+from ..models import ClusterGMM
+
+__all__ = ["Sample", "sample", "sample_mismatch", "embedded_means", "classifier_errors", "empirical_errors"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """``n`` draws: features ``X`` (n x d), labels ``y`` (+1/-1) and the
+    cluster index ``k`` of each row (for label models 0 = class +1, 1 = class
+    -1; for group models the subgroup order of :class:`GroupGMM`)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    k: np.ndarray
+
+
+def embedded_means(model: ClusterGMM, d: int) -> np.ndarray:
+    """Cluster means as K x d rows, zero-padded (or from the Gram factor)."""
+    base = model.means if model.means is not None else model.factor
+    L = base.shape[1]
+    if L > d:
+        if np.any(base[:, d:]):
+            raise ValueError(f"d = {d} is smaller than the {L} coordinates the means occupy; "
+                             "use model.restrict(d) for a classifier that sees fewer features")
+        base = base[:, :d]
+    out = np.zeros((model.n_clusters, d))
+    out[:, : base.shape[1]] = base
+    return out
+
+
+def _check_size(n, name):
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def sample(model: ClusterGMM, n: int, d: int, rng: np.random.Generator) -> Sample:
+    r"""Draw ``n`` i.i.d. samples: cluster ``k ~ priors``, ``x = mu_k + z``,
+    ``z ~ N(0, I_d)``, label ``y_k``.
+
+    Parameters
+    ----------
+    model : ClusterGMM (LabelGMM, GroupGMM)
+    n, d : int
+    rng : numpy.random.Generator
+        The only source of randomness (seed it).
+    """
+    if not isinstance(model, ClusterGMM):
+        raise ValueError(f"model must be a ClusterGMM, got {type(model).__name__}")
+    n, d = _check_size(n, "n"), _check_size(d, "d")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed))")
+    means = embedded_means(model, d)
+    k = rng.choice(model.n_clusters, size=n, p=model.priors)
+    X = rng.standard_normal((n, d))
+    X += means[k]
+    return Sample(X=X, y=model.labels[k].copy(), k=k)
+
+
+def sample_mismatch(model: ClusterGMM, n: int, D: int, p: int, rng: np.random.Generator) -> Sample:
+    """The paper's mismatch feature model (§3.1): sample in ``D`` dimensions and
+    keep the first ``p`` features (equivalent in law to ``sample(model.restrict(p), n, p)``)."""
+    D, p = _check_size(D, "D"), _check_size(p, "p")
+    if p > D:
+        raise ValueError(f"p must be <= D, got p = {p}, D = {D}")
+    s = sample(model, n, D, rng)
+    return Sample(X=np.ascontiguousarray(s.X[:, :p]), y=s.y, k=s.k)
+
+
+def classifier_errors(model: ClusterGMM, w, b: float = 0.0) -> np.ndarray:
+    r"""Exact test error of the linear classifier sign(w.x + b) on each cluster:
+
+    .. math:: R_k = Q\big(y_k(\mu_k\cdot w + b)/\|w\|\big)
+
+    (``w`` of length d; the means are embedded in d coordinates).
+    """
+    w = finite_array(w, "w", ndim=1)
+    b = float(finite_array(b, "b"))
+    norm = np.linalg.norm(w)
+    if norm == 0:
+        raise ValueError("w must not be zero")
+    means = embedded_means(model, w.size)
+    return Q(model.labels * (means @ w + b) / norm)
+
+
+def empirical_errors(model: ClusterGMM, w, b: float, n_test: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-cluster error rates of sign(w.x + b) on a fresh test sample of
+    ``n_test`` points (NaN for a cluster with no test point)."""
+    w = finite_array(w, "w", ndim=1)
+    test = sample(model, n_test, w.size, rng)
+    wrong = test.y * (test.X @ w + float(b)) <= 0
+    counts = np.bincount(test.k, minlength=model.n_clusters)
+    errs = np.bincount(test.k, weights=wrong, minlength=model.n_clusters)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, errs / np.maximum(counts, 1), np.nan)
