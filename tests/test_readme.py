@@ -13,10 +13,10 @@ EXAMPLE = re.compile(r"```python\n(.*?)```\s*Output:\n\n```\n(.*?)```", re.S)
 
 
 def test_readme_has_examples():
-    assert len(EXAMPLE.findall(README.read_text())) >= 2
+    assert len(EXAMPLE.findall(README.read_text())) >= 3
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 2])
 def test_readme_example_output_is_current(index):
     code, expected = EXAMPLE.findall(README.read_text())[index]
     buf = io.StringIO()
