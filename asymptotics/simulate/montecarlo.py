@@ -21,8 +21,8 @@ import numpy as np
 
 from .._validation import boolean, positive_array
 from ..errors import NotSeparableError
-from ..group import group_margins, gs_svm
-from ..label import cs_svm
+from ..group import group_margins, group_metrics
+from ..label import cs_svm, label_metrics
 from ..models import ClusterGMM, GroupGMM, LabelGMM
 from ..solver import max_margin
 from .sampling import classifier_errors, sample
@@ -53,18 +53,11 @@ def _metrics(model: ClusterGMM, errors: np.ndarray, q: float, b: float, scale_fr
         out["q"] = q
         out["b"] = b
     if isinstance(model, LabelGMM):
-        pi = model.prior
-        out.update(R_plus=errors[0], R_minus=errors[1], R_bal=0.5 * (errors[0] + errors[1]),
-                   R=pi * errors[0] + (1 - pi) * errors[1])
+        out.update(zip(("R_plus", "R_minus", "R_bal", "R"), label_metrics(model.prior, errors)))
     elif isinstance(model, GroupGMM):
-        G = model.n_groups
-        ryg = errors.reshape(2, G)
-        rp, rm = ryg @ model.group_priors
-        out.update(R_yg=ryg, R_plus=rp, R_minus=rm, R_bal=0.5 * (rp + rm),
-                   R=model.class_prior * rp + (1 - model.class_prior) * rm, worst=ryg.max())
-        if G >= 2:
-            out.update(DEO=ryg[0, 0] - ryg[0, 1],
-                       symm_DEO=0.5 * (abs(ryg[0, 0] - ryg[0, 1]) + abs(ryg[1, 0] - ryg[1, 1])))
+        ryg = errors.reshape(2, model.n_groups)
+        out["R_yg"] = ryg
+        out.update(group_metrics(model, ryg))
     return out
 
 
