@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import asymptotics as asy
-from asymptotics.cli import fig2_model
+from asymptotics.paper import fig2_model
 
 
 def _run(*args):
