@@ -21,8 +21,11 @@ from .solver import separability_threshold
 from .tuning import DeltaWarning, delta_equal_opportunity, delta_min_error, delta_star
 
 __all__ = ["figure_2a", "figure_2bc", "figure_3a", "figure_3b", "make_all",
-           "FIG3A_MODEL", "fig3b_model", "fig2_means"]
+           "FIG3A_MODEL", "FIG2_DELTA_CAP", "fig3b_model", "fig2_means"]
 
+# Fig. 2(a): largest margin ratio used where delta* is infinite (no intercept,
+# just above the separability edge, R_bal falls all the way to delta -> inf).
+FIG2_DELTA_CAP = 50.0
 # Fig. 3(a): pi = 0.05 (the paper's), antipodal means of norm 2 (our choice).
 FIG3A_MODEL = LabelGMM.antipodal(0.05, 2.0)
 
@@ -30,7 +33,7 @@ FIG3A_MODEL = LabelGMM.antipodal(0.05, 2.0)
 def fig3b_model() -> GroupGMM:
     """Fig. 3(b): class prior 1/2, minority-group prior p = 0.05 (the paper's);
     group means of our choice, chosen so that the paper's §4 statements show."""
-    return GroupGMM(0.5, 0.05, [1.0, 0.0], [0.5, 2.5])
+    return GroupGMM(0.5, 0.05, [3.0, 0.0], [0.0, 3.0])
 
 
 def _plt():
@@ -111,22 +114,26 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     separable = p_fine / n > gs
     edge = float(p_fine[np.argmax(separable)] / n)
     th = {k: np.full(p_fine.size, np.nan) for k in ("svm_R_bal", "svm_R", "svm_R_plus", "svm_R_minus",
-                                                    "cs_R_bal", "cs_R", "cs_R_plus", "cs_R_minus", "delta_star")}
+                                                    "cs_R_bal", "cs_R", "cs_R_plus", "cs_R_minus",
+                                                    "delta_star", "delta_used")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeltaWarning)
         for i in np.flatnonzero(separable):
             sub, g = model.restrict(int(p_fine[i])), p_fine[i] / n
             svm = cs_svm(sub, g, 1.0, intercept=False)
             ds = delta_star(sub, g, intercept=False)
-            cs = cs_svm(sub, g, ds.delta, intercept=False) if np.isfinite(ds.delta) and ds.delta > 0 else None
-            th["delta_star"][i] = ds.delta
+            # near the edge R_bal keeps falling as delta -> inf (delta* = inf):
+            # lines and CDT markers then use delta = FIG2_DELTA_CAP
+            used = min(float(ds.delta), FIG2_DELTA_CAP) if ds.delta > 0 else FIG2_DELTA_CAP
+            cs = cs_svm(sub, g, used, intercept=False)
+            th["delta_star"][i], th["delta_used"][i] = ds.delta, used
             for k in ("R_bal", "R", "R_plus", "R_minus"):
                 th["svm_" + k][i] = getattr(svm, k)
-                th["cs_" + k][i] = getattr(cs, k) if cs is not None else getattr(ds, k)
-    # delta* for the CDT markers: the theory's at each p (the first separable
-    # one's below the edge, where delta* is undefined)
+                th["cs_" + k][i] = getattr(cs, k)
+    # delta for the CDT markers: the line's at each p (below the edge, where
+    # there is no theory, the first separable p's)
     first = int(np.argmax(separable))
-    dstar_p = {int(p): float(th["delta_star"][p - 1] if separable[p - 1] else th["delta_star"][first]) for p in ps}
+    dstar_p = {int(p): float(th["delta_used"][p - 1] if separable[p - 1] else th["delta_used"][first]) for p in ps}
     args = []
     for p in ps:
         losses = {"CDT": vs_preset("CDT", prior, dstar_p[int(p)]), "LDAM": vs_preset("LDAM", prior),
@@ -151,7 +158,7 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     def panel(ax, key, label):
         ax.axvspan(0, edge, color="0.9", label=f"not separable (γ < {edge:.2f})")
         ax.plot(gamma_fine, th["svm_" + key], "k-", lw=1.5, label="SVM (theory)")
-        ax.plot(gamma_fine, th["cs_" + key], "r-", lw=1.5, label="CS-SVM at δ⋆ (theory)")
+        ax.plot(gamma_fine, th["cs_" + key], "r-", lw=1.5, label=f"CS-SVM at min(δ⋆, {FIG2_DELTA_CAP:g}) (theory)")
         for name in ("CDT", "LDAM", "LA"):
             ax.errorbar(gamma_sim, sim[name][key], yerr=sim[name][key + "_se"], fmt=markers[name],
                         color=colors[name], ms=4, capsize=2, lw=0.8, label=f"{name}, GD ({runs} runs)")
@@ -165,10 +172,16 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     ax.set_title("Fig. 2(a): balanced error, mismatch model\n"
                  f"n = {n}, D = {D}, π = {prior}, |μ+| = 4, |μ−| = 2, no intercept, seed {seed}", fontsize=10)
     ax.legend(fontsize=7, loc="upper right")
-    inset = ax.inset_axes([0.55, 0.38, 0.4, 0.3])
-    inset.plot(gamma_fine, th["delta_star"], "r-")
+    inset = ax.inset_axes([0.08, 0.07, 0.28, 0.25])
+    finite = np.isfinite(th["delta_star"])
+    inset.semilogy(gamma_fine[finite], th["delta_star"][finite], "r-")
+    if (separable & ~finite).any():
+        inf_g = gamma_fine[separable & ~finite]
+        inset.axvspan(inf_g.min(), inf_g.max(), color="mistyrose")
+        inset.text(inf_g.mean(), 0.5, "δ⋆ = ∞", fontsize=6, ha="center", rotation=90,
+                   transform=inset.get_xaxis_transform())
     inset.set_xlabel("γ", fontsize=7)
-    inset.set_ylabel("δ⋆", fontsize=7)
+    inset.set_ylabel("δ⋆ (balanced-error optimal)", fontsize=7)
     inset.tick_params(labelsize=6)
     inset.set_xlim(0, 3.05)
     files = _save(fig, Path(out), "fig2a_balanced_error")
@@ -220,9 +233,9 @@ def figure_2bc(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> 
     colors = dict(zip(losses, ["0.4", "tab:green", "k", "tab:red", "tab:purple", "tab:orange"]))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     for name, c in curves.items():
-        it = np.maximum(c["iteration"], 1)
-        axes[0].plot(it, c["R_bal"], color=colors[name], label=name)
-        axes[1].plot(it, c["angle"], color=colors[name], label=name)
+        it = c["iteration"][1:]           # iteration 0 is w = 0: no direction
+        axes[0].plot(it, c["R_bal"][1:], color=colors[name], label=name)
+        axes[1].plot(it, c["angle"][1:], color=colors[name], label=name)
         if c["tpt_start"]:
             for ax in axes:
                 ax.axvline(c["tpt_start"], color=colors[name], ls="--", lw=0.8)
