@@ -9,7 +9,8 @@ import pytest
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-EXAMPLE = re.compile(r"```python\n(.*?)```\s*Output:\n\n```\n(.*?)```", re.S)
+# a python block (no ``` inside) directly followed by its "Output:" block
+EXAMPLE = re.compile(r"```python\n((?:(?!```).)*)```\s*Output:\n\n```\n((?:(?!```).)*)```", re.S)
 
 
 def test_readme_has_examples():
