@@ -111,6 +111,10 @@ def _plugin(X, s, intercept):
                   [mu_p @ mu_m / sigma2, mu_m @ mu_m / sigma2 - d / n_m]])
     vals, vecs = np.linalg.eigh(G)
     G = (vecs * np.clip(vals, 0, None)) @ vecs.T
+    if not np.any(G > 0):
+        raise ValueError("X, y: the class means are not distinguishable from noise (the debiased Gram of "
+                         f"the means is zero with n+ = {n_p}, n- = {n_m}, d = {d}); the plugin estimate "
+                         "needs more samples")
     model = LabelGMM.from_gram(n_p / n, G)
     gamma = d / n
     gs = separability_threshold(model, intercept)

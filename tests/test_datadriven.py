@@ -108,3 +108,14 @@ def test_bad_inputs():
         CostSensitiveSVC(delta="best").fit(X, y)
     with pytest.raises(ValueError, match="binary"):
         CostSensitiveSVC(delta=2.0).fit(X[:9], np.arange(9) % 3)
+
+
+def test_plugin_refuses_means_lost_in_noise():
+    # class means exactly zero (samples in +-pairs): the debiased Gram is
+    # negative definite, projected to zero: nothing to separate by
+    rng = np.random.default_rng(0)
+    half = rng.normal(size=(20, 64))
+    X = np.concatenate([half, -half])
+    y = np.where(np.isin(np.arange(40), [0, 20]), 1.0, -1.0)
+    with pytest.raises(ValueError, match="not distinguishable from noise"):
+        suggest_delta(X, y)
