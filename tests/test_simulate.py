@@ -190,3 +190,18 @@ def test_presets_and_loss_validation():
         VSLoss([1, 1], [0, 0], [1, 0])
     with pytest.raises(ValueError, match="clusters"):
         train_vs(np.ones((3, 2)), np.array([1, -1, 1.0]), VSLoss.for_margins([1, 2, 3]))
+
+
+def test_group_vs_loss_converges_to_gs_svm():
+    # group-sensitive VS-loss with Delta_{y,g} = 1/margin_{y,g} -> GS-SVM (paper §3, group version)
+    rng = np.random.default_rng(8)
+    s = sample(GROUP, 80, 240, rng)
+    margins = np.array([3.0, 1.0, 3.0, 1.0])          # minority group g = 1 gets delta = 3
+    gs = fit_max_margin(s.X, s.y, margins[s.k], intercept=False)
+    loss = VSLoss.for_margins(margins, omega=[2.0, 1.0, 2.0, 1.0], iota=[0.5, 0.0, 0.5, 0.0])
+    res = train_vs(s.X, s.y, loss, clusters=s.k, method="normalized", lr=1.0, max_iter=4000, gtol=0,
+                   w_ref=gs.w)
+    assert res.history["angle"][-1] < 1e-3
+    svm = fit_max_margin(s.X, s.y, intercept=False)
+    cos = res.w @ svm.w / np.linalg.norm(res.w) / np.linalg.norm(svm.w)
+    assert np.arccos(min(cos, 1.0)) > 1e-2
