@@ -40,7 +40,7 @@ class GSSVMResult:
 
     Attributes
     ----------
-    q, b, rho, residual, iterations, separable :
+    q, b, rho, residual, iterations, separable, tau, ridge :
         As in :class:`~asymptotics.solver.MaxMarginResult`.
     margins : ndarray (S + (2, G))
         The margin asked of each subgroup, indexed ``[iy, g - 1]``
@@ -82,6 +82,8 @@ class GSSVMResult:
     residual: np.ndarray
     iterations: np.ndarray
     separable: np.ndarray
+    tau: np.ndarray = None
+    ridge: np.ndarray = None
 
 
 def group_margins(model: GroupGMM, delta) -> np.ndarray:
@@ -148,7 +150,7 @@ def gs_svm(model: GroupGMM, gamma, delta=1.0, intercept: bool = True,
         model=model, gamma=sol.gamma, margins=np.broadcast_to(margins, shape + (2, G)),
         intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, R_yg=r_yg,
         **group_metrics(model, r_yg),
-        residual=sol.residual, iterations=sol.iterations, separable=sol.separable)
+        residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge)
 
 
 def group_metrics(model: GroupGMM, r_yg: np.ndarray) -> dict:

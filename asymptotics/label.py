@@ -44,8 +44,9 @@ class CSSVMResult:
         Balanced error :math:`(R_+ + R_-)/2`.
     R : ndarray (S)
         Standard test error :math:`\pi R_+ + (1 - \pi) R_-`.
-    residual, iterations, separable :
-        As in :class:`~asymptotics.solver.MaxMarginResult`.
+    residual, iterations, separable, tau, ridge :
+        As in :class:`~asymptotics.solver.MaxMarginResult` (``tau``, the
+        score spread, equals ``q`` for isotropic features).
     """
 
     model: LabelGMM
@@ -63,11 +64,13 @@ class CSSVMResult:
     residual: np.ndarray
     iterations: np.ndarray
     separable: np.ndarray
+    tau: np.ndarray = None
+    ridge: np.ndarray = None
 
     @property
     def beta(self) -> np.ndarray:
-        """b / q."""
-        return self.b / self.q
+        """b / tau (b / q for isotropic features)."""
+        return self.b / self.tau
 
 
 def label_metrics(prior: float, errors: np.ndarray):
@@ -115,4 +118,4 @@ def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
         model=model, gamma=sol.gamma, delta=np.broadcast_to(delta, np.shape(sol.q))[()],
         intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, projections=sol.projections,
         R_plus=r_plus, R_minus=r_minus, R_bal=r_bal, R=r,
-        residual=sol.residual, iterations=sol.iterations, separable=sol.separable)
+        residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge)

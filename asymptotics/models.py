@@ -55,6 +55,11 @@ class ClusterGMM:
     gram : array_like, shape (K, K), optional
         The means' Gram matrix :math:`G_{kl} = \mu_k \cdot \mu_l`, instead of
         ``means``.  Exactly one of ``means`` and ``gram`` must be given.
+    covariance : array_like (d, d) or Spectrum, optional
+        Noise covariance :math:`\Sigma` (default identity): a d x d matrix
+        (finite-d deterministic equivalent; the means are zero-padded to d),
+        or a :class:`~asymptotics.covariance.Spectrum` with the means given in
+        its eigenbasis.  See :mod:`asymptotics.covariance`.
 
     Attributes
     ----------
@@ -64,7 +69,7 @@ class ClusterGMM:
         solver's :math:`\rho` lives in these coordinates.
     """
 
-    def __init__(self, priors, labels, means=None, *, gram=None):
+    def __init__(self, priors, labels, means=None, *, gram=None, covariance=None):
         priors = finite_array(priors, "priors", ndim=1)
         K = priors.size
         if K == 0:
@@ -103,6 +108,18 @@ class ClusterGMM:
         if self._means is not None:
             self._means.setflags(write=False)
         self._threshold_cache: dict = {}
+        self._covariance = covariance
+        self._cov = None
+        if covariance is not None:
+            if means is None:
+                raise ValueError("covariance needs the mean vectors (coordinates), not only their Gram matrix")
+            from .covariance import prepare
+            self._cov = prepare(covariance, self._means)
+
+    @property
+    def covariance(self):
+        """The covariance as given (None: identity)."""
+        return self._covariance
 
     @staticmethod
     def _check_means(means, K: int, name: str = "means") -> np.ndarray:
@@ -163,12 +180,18 @@ class ClusterGMM:
         truncated to ``p`` coordinates.  Needs mean vectors."""
         if self._means is None:
             raise ValueError("restrict needs mean vectors; this model was given by its Gram matrix")
+        if self._cov is not None and self._cov.matrix is None:
+            raise ValueError("restrict needs a covariance matrix (a Spectrum has no coordinates to drop)")
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p < 1:
             raise ValueError(f"p must be a positive integer, got {p!r}")
         return self._with_means(self._means[:, : int(p)])
 
+    def _restricted_covariance(self, p: int):
+        return None if self._covariance is None else self._cov.matrix[:p, :p]
+
     def _with_means(self, means: np.ndarray) -> "ClusterGMM":
-        return ClusterGMM(self._priors, self._labels, means)
+        return ClusterGMM(self._priors, self._labels, means,
+                          covariance=self._restricted_covariance(means.shape[1]))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(priors={self._priors.tolist()}, labels={self._labels.tolist()}, "
@@ -186,9 +209,11 @@ class LabelGMM(ClusterGMM):
     ----------
     prior : float in (0, 1)
     mean_plus, mean_minus : array_like, same length
+    covariance : d x d matrix or Spectrum, optional
+        Noise covariance (default identity); see :class:`ClusterGMM`.
     """
 
-    def __init__(self, prior: float, mean_plus: Sequence[float], mean_minus: Sequence[float]):
+    def __init__(self, prior: float, mean_plus: Sequence[float], mean_minus: Sequence[float], covariance=None):
         prior = probability(prior, "prior")
         mp = np.atleast_1d(finite_array(mean_plus, "mean_plus"))
         mm = np.atleast_1d(finite_array(mean_minus, "mean_minus"))
@@ -196,7 +221,7 @@ class LabelGMM(ClusterGMM):
             raise ValueError("mean_plus and mean_minus must be vectors")
         if mp.size != mm.size:
             raise ValueError(f"mean_plus and mean_minus must have the same length, got {mp.size} and {mm.size}")
-        super().__init__([prior, 1.0 - prior], [1.0, -1.0], [mp, mm])
+        super().__init__([prior, 1.0 - prior], [1.0, -1.0], [mp, mm], covariance=covariance)
         self.prior = prior
 
     @classmethod
@@ -228,7 +253,7 @@ class LabelGMM(ClusterGMM):
         return self.means[1]
 
     def _with_means(self, means: np.ndarray) -> "LabelGMM":
-        return LabelGMM(self.prior, means[0], means[1])
+        return LabelGMM(self.prior, means[0], means[1], covariance=self._restricted_covariance(means.shape[1]))
 
     def __repr__(self) -> str:
         g = self.gram
@@ -256,7 +281,7 @@ class GroupGMM(ClusterGMM):
     """
 
     def __init__(self, class_prior: float, group_prior: float | None = None, mean_1=None, mean_2=None,
-                 *, group_priors=None, means=None):
+                 *, group_priors=None, means=None, covariance=None):
         class_prior = probability(class_prior, "class_prior")
         two = group_prior is not None or mean_1 is not None or mean_2 is not None
         if two == (group_priors is not None or means is not None):
@@ -283,7 +308,7 @@ class GroupGMM(ClusterGMM):
         class_priors = np.array([class_prior, 1.0 - class_prior])
         signs = np.array([1.0, -1.0])
         super().__init__(np.outer(class_priors, group_priors).reshape(-1), np.repeat(signs, G),
-                         (signs[:, None, None] * means[None, :, :]).reshape(2 * G, -1))
+                         (signs[:, None, None] * means[None, :, :]).reshape(2 * G, -1), covariance=covariance)
         self.class_prior = class_prior
         self.group_priors = group_priors
         self.group_means = means
@@ -300,7 +325,8 @@ class GroupGMM(ClusterGMM):
         return float(self.group_priors[0])
 
     def _with_means(self, means: np.ndarray) -> "GroupGMM":
-        return GroupGMM(self.class_prior, group_priors=self.group_priors, means=means[: self.n_groups])
+        return GroupGMM(self.class_prior, group_priors=self.group_priors, means=means[: self.n_groups],
+                        covariance=self._restricted_covariance(means.shape[1]))
 
     def __repr__(self) -> str:
         norms = np.sqrt(np.diag(self.gram)[: self.n_groups])

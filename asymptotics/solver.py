@@ -53,9 +53,15 @@ class MaxMarginResult:
         :math:`\mu_k \cdot w / \|w\| = (A\rho)_k`.
     errors : ndarray (S + (K,))
         Per-cluster test errors :math:`R_k = Q(y_k((A\rho)_k + b/q))`.
+    tau : ndarray (S)
+        Limit of the within-cluster score spread :math:`\sqrt{w^T\Sigma w}`
+        (= q for isotropic features); errors and ``beta`` are in its units.
+    ridge : ndarray (S)
+        The covariance solver's optimal lambda (NaN for isotropic features).
     residual : ndarray (S)
         Max-norm of the KKT vector :math:`(\nabla_{\rho,\beta} H, H)`, divided
-        by gamma.
+        by gamma (for a covariance model: of the fixed-lambda system at the
+        optimal lambda, divided by gamma_eff).
     iterations : ndarray (S)
         Newton iterations spent (inner plus outer).
     separable : ndarray of bool (S)
@@ -74,11 +80,20 @@ class MaxMarginResult:
     residual: np.ndarray
     iterations: np.ndarray
     separable: np.ndarray = field(repr=False)
+    tau: np.ndarray = field(default=None, repr=False)
+    ridge: np.ndarray = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.tau is None:   # isotropic features: the score spread is |w|
+            object.__setattr__(self, "tau", self.q)
+        if self.ridge is None:
+            object.__setattr__(self, "ridge", _scalarise(np.full(np.shape(self.q), np.nan)))
 
     @property
     def beta(self) -> np.ndarray:
-        """b / q, the intercept over the norm (enters every error)."""
-        return self.b / self.q
+        """b / tau, the intercept in score units (enters every error; b / q
+        for isotropic features)."""
+        return self.b / self.tau
 
 
 def _scalarise(a: np.ndarray):
@@ -108,6 +123,9 @@ def separability_threshold(model: ClusterGMM, intercept: bool = True) -> float:
     intercept = boolean(intercept, "intercept")
     _check_intercept_labels(model, intercept)
     cache = model._threshold_cache
+    if intercept not in cache and model._cov is not None:
+        from .covariance import covariance_threshold
+        cache[intercept] = covariance_threshold(model, intercept, MAX_INNER)
     if intercept not in cache:
         gs, _, it, status = _engine.threshold(model.factor, model.priors, model.labels, intercept,
                                                200, MAX_INNER)
@@ -164,6 +182,9 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     g_flat = np.ascontiguousarray(np.broadcast_to(gamma, shape).reshape(-1))
     m_flat = np.ascontiguousarray(np.broadcast_to(margins, shape + (K,)).reshape(-1, K))
 
+    if model._cov is not None:
+        from .covariance import covariance_max_margin
+        return covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, MAX_INNER)
     A = model.factor
     us, xs, iters, res, status = _engine.solve_sweep(A, model.priors, model.labels, g_flat, m_flat,
                                                      intercept, MAX_OUTER, MAX_INNER)

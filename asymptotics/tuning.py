@@ -100,7 +100,7 @@ def _check(model, gamma, intercept):
 def _closed_form(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult:
     svm = cs_svm(model, gamma, 1.0, intercept=True)
     a_plus, a_minus = svm.projections[..., 0], svm.projections[..., 1]
-    q1, beta1 = svm.q, svm.beta
+    q1, beta1 = svm.tau, svm.beta    # score units: tau = q for isotropic features
     D = a_plus - a_minus
     if target == "balanced":
         beta = -(a_plus + a_minus) / 2

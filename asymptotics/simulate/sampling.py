@@ -32,7 +32,9 @@ class Sample:
 
 
 def embedded_means(model: ClusterGMM, d: int) -> np.ndarray:
-    """Cluster means as K x d rows, zero-padded (or from the Gram factor)."""
+    """Cluster means as K x d rows, zero-padded (or from the Gram factor).
+    For a covariance model the coordinates are those of the covariance matrix,
+    or the eigen-directions of a Spectrum (simulated as the first axes)."""
     base = model.means if model.means is not None else model.factor
     L = base.shape[1]
     if L > d:
@@ -43,6 +45,44 @@ def embedded_means(model: ClusterGMM, d: int) -> np.ndarray:
     out = np.zeros((model.n_clusters, d))
     out[:, : base.shape[1]] = base
     return out
+
+
+def noise_scales(model: ClusterGMM, d: int):
+    """How the noise is drawn in d dimensions: ``None`` (identity), a vector
+    of per-coordinate standard deviations (a Spectrum: the mean directions
+    first, with their eigenvalues, then the bulk atoms in proportion to their
+    weights), or the symmetric square root of a covariance matrix (whose size
+    must then be d)."""
+    cov = model._cov
+    if cov is None:
+        return None
+    if cov.matrix is not None:
+        if cov.matrix.shape[0] != d:
+            raise ValueError(f"d: a model with a {cov.matrix.shape[0]} x {cov.matrix.shape[0]} covariance matrix "
+                             f"is simulated in exactly that dimension, got d = {d}")
+        key = ("sqrt", d)
+        if key not in model._threshold_cache:
+            vals, vecs = np.linalg.eigh(cov.matrix)
+            model._threshold_cache[key] = (vecs * np.sqrt(vals)) @ vecs.T
+        return model._threshold_cache[key]
+    L = cov.mean_eigs.size
+    if d < L:
+        raise ValueError(f"d must be at least the {L} mean coordinates")
+    rest = d - L
+    exact = cov.weights * rest
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(exact - counts)[::-1][: rest - counts.sum()]] += 1
+    return np.sqrt(np.concatenate([cov.mean_eigs, np.repeat(cov.atoms, counts)]))
+
+
+def _score_spread(model: ClusterGMM, w: np.ndarray) -> float:
+    """sqrt(w^T Sigma w), the spread of w.x within a cluster."""
+    S = noise_scales(model, w.size)
+    if S is None:
+        return float(np.linalg.norm(w))
+    if S.ndim == 1:
+        return float(np.linalg.norm(S * w))
+    return float(np.linalg.norm(S @ w))
 
 
 def _check_size(n, name):
@@ -70,6 +110,9 @@ def sample(model: ClusterGMM, n: int, d: int, rng: np.random.Generator) -> Sampl
     means = embedded_means(model, d)
     k = rng.choice(model.n_clusters, size=n, p=model.priors)
     X = rng.standard_normal((n, d))
+    S = noise_scales(model, d)
+    if S is not None:
+        X = X * S if S.ndim == 1 else X @ S
     X += means[k]
     return Sample(X=X, y=model.labels[k].copy(), k=k)
 
@@ -87,15 +130,16 @@ def sample_mismatch(model: ClusterGMM, n: int, D: int, p: int, rng: np.random.Ge
 def classifier_errors(model: ClusterGMM, w, b: float = 0.0) -> np.ndarray:
     r"""Exact test error of the linear classifier sign(w.x + b) on each cluster:
 
-    .. math:: R_k = Q\big(y_k(\mu_k\cdot w + b)/\|w\|\big)
+    .. math:: R_k = Q\big(y_k(\mu_k\cdot w + b)/\sqrt{w^T\Sigma w}\big)
 
-    (``w`` of length d; the means are embedded in d coordinates).
+    (``w`` of length d; the means are embedded in d coordinates; Sigma = I
+    unless the model has a covariance).
     """
     w = finite_array(w, "w", ndim=1)
     b = float(finite_array(b, "b"))
-    norm = np.linalg.norm(w)
-    if norm == 0:
+    if not np.any(w):
         raise ValueError("w must not be zero")
+    norm = _score_spread(model, w)
     means = embedded_means(model, w.size)
     return Q(model.labels * (means @ w + b) / norm)
 
