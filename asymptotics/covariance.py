@@ -396,20 +396,33 @@ def covariance_threshold(model, intercept: bool, max_inner: int) -> float:
     return float(value)
 
 
-def _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state):
+def _phi(sol, cov, model, marg, gamma, intercept):
+    return ridge_map(sol["lam"], cov.atoms, cov.weights, cov.means, cov.mean_eigs, model.priors,
+                     model.labels, marg, gamma, intercept, sol["x"], sol["u"])
+
+
+def fun_value(fun, best, lam):
+    """V(lam) without letting the probe replace the incumbent solution."""
+    saved = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in best.items()}
+    value = fun(lam)
+    best.clear()
+    best.update(saved)
+    return value
+
+
+def _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state, tol=1e-14, steps=20):
     """Refine the minimiser of V(lambda), which a search on V can only place to
     ~sqrt(eps) (V is flat there), by the optimality condition of w itself,
     lambda = Phi(lambda) (:func:`ridge_map`): secant iterations on
     Phi(lambda) - lambda, well conditioned (|Phi'| << 1 in practice); kept only
     while they shrink |Phi - lambda|."""
     def phi(sol):
-        return ridge_map(sol["lam"], cov.atoms, cov.weights, cov.means, cov.mean_eigs, model.priors,
-                         model.labels, marg, gamma, intercept, sol["x"], sol["u"])
+        return _phi(sol, cov, model, marg, gamma, intercept)
 
     g_best = phi(best) - best["lam"]
     prev = None
-    for _ in range(20):
-        if abs(g_best) <= 1e-14 * max(best["lam"], 1e-300) or best["lam"] == 0.0:
+    for _ in range(steps):
+        if abs(g_best) <= tol * max(best["lam"], 1e-300) or best["lam"] == 0.0:
             return
         if prev is None or prev[1] == g_best:
             lam_new = best["lam"] + g_best                    # fixed-point step
@@ -473,11 +486,21 @@ def covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparab
                     return V
             return np.inf
 
-        lam, V = _minimise_over_lambda(fun, scale)
-        if lam is None or "V" not in best:
-            raise ConvergenceError(f"covariance max-margin solve failed at gamma = {gamma:.6g}, "
-                                   f"margins = {marg.tolist()}", iterations=state["iters"])
-        _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state)
+        # Fast path: the fixed point lambda = Phi(lambda) from lambda = 1/mean
+        # eigenvalue, accepted only if |w|^2 is larger on both sides of it.
+        fun(1.0 / scale)
+        if "V" in best:
+            _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state, tol=1e-14, steps=40)
+        lam0 = best.get("lam", 0.0)
+        fast = ("V" in best and lam0 > 0 and abs(_phi(best, cov, model, marg, gamma, intercept) - lam0) <= 1e-12 * lam0
+                and all(fun_value(fun, best, lam0 * f) >= best["V"] * (1 - 1e-13) for f in (0.97, 1.03)))
+        if not fast:
+            # Robust path: grid in log lambda, Brent, then the same polish.
+            lam, V = _minimise_over_lambda(fun, scale)
+            if lam is None or "V" not in best:
+                raise ConvergenceError(f"covariance max-margin solve failed at gamma = {gamma:.6g}, "
+                                       f"margins = {marg.tolist()}", iterations=state["iters"])
+            _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state)
         xs[n] = best["x"]
         out["u"][n], out["N"][n], out["res"][n], out["lam"][n] = best["u"], best["N"], best["res"], best["lam"]
         iters[n] = state["iters"]
