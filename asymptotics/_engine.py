@@ -60,6 +60,20 @@ _EPS = 2.220446049250313e-16
 
 
 @njit(cache=True, nogil=True)
+def cluster_arguments(A, lab, marg, intercept, x, u):
+    """t_k = lab_k (A_k . rho + beta) - marg_k u for every cluster."""
+    K, r = A.shape
+    beta = x[r] if intercept else 0.0
+    t = np.empty(K)
+    for k in range(K):
+        s = beta
+        for i in range(r):
+            s += A[k, i] * x[i]
+        t[k] = lab[k] * s - marg[k] * u
+    return t
+
+
+@njit(cache=True, nogil=True)
 def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e):
     """Evaluate H and its derivatives at (x, u).
 

@@ -187,7 +187,6 @@ def _kkt(A, pri, lab, marg, geff, intercept, aN, E, x, u, F, J):
     return N(rho)."""
     K, r = A.shape
     m = x.shape[0]
-    beta = x[r] if intercept else 0.0
     g = np.zeros(m)
     Hxx = np.zeros((m, m))
     Hxu = np.zeros(m)
@@ -195,12 +194,9 @@ def _kkt(A, pri, lab, marg, geff, intercept, aN, E, x, u, F, J):
     Hu = 0.0
     Huu = 0.0
     ak = np.empty(m)
+    targs = _engine.cluster_arguments(A, lab, marg, intercept, x, u)
     for k in range(K):
-        s = beta
-        for i in range(r):
-            s += A[k, i] * x[i]
-        t = lab[k] * s - marg[k] * u
-        f, f1, f2 = kernels_scalar(t)
+        f, f1, f2 = kernels_scalar(targs[k])
         pk = pri[k]
         H += pk * f
         Hu -= pk * marg[k] * f1
@@ -317,7 +313,6 @@ def ridge_map(lam, atoms, weights, Mt, mean_eigs, pri, lab, marg, gamma, interce
     (docs/covariance.md); the optimal lambda is a fixed point Phi = lam."""
     P, Q2, T, At, E = _quantities(lam, atoms, weights, Mt, mean_eigs)
     K, r = At.shape
-    beta = x[r] if intercept else 0.0
     rr = 0.0
     for i in range(r):
         rr += x[i] * x[i]
@@ -325,11 +320,9 @@ def ridge_map(lam, atoms, weights, Mt, mean_eigs, pri, lab, marg, gamma, interce
     alpha = tau * math.sqrt(max(1.0 - rr, 0.0) / (gamma * Q2))
     fsum = 0.0
     ls = 0.0
+    targs = _engine.cluster_arguments(At, lab, marg, intercept, x, u)
     for k in range(K):
-        s = beta
-        for i in range(r):
-            s += At[k, i] * x[i]
-        t = lab[k] * s - marg[k] * u
+        t = targs[k]
         f, f1, _ = kernels_scalar(t)
         fsum += pri[k] * f
         ls += pri[k] * (f - 0.5 * t * f1)
