@@ -136,3 +136,13 @@ def test_optimal_lambda_minimises_the_norm_and_is_self_consistent():
     assert phi == pytest.approx(float(s.ridge), rel=1e-10)      # lambda = Phi(lambda)
     for f in (0.5, 0.9, 1.1, 2.0):
         assert at(f * float(s.ridge))[0] > V                    # |w|^2 is minimal at lambda*
+
+
+def test_group_model_with_covariance_matches_monte_carlo():
+    spec = Spectrum([0.5, 2.0], mean_eigenvalues=[2.0, 0.5, 1.0])
+    g = asy.GroupGMM(0.3, 0.1, [2.0, 0.0, 0.5], [0.5, 1.5, 0.0], covariance=spec)
+    r = monte_carlo(g, 2.0, 4.0, n=800, trials=16, seed=3, n_jobs=2)
+    for name in ("R_plus", "R_minus", "DEO", "worst", "q", "b"):
+        assert np.all(r.consistent(name)), (name, r.mean[name], r.se[name], r.theory[name])
+    e = asy.delta_equal_opportunity(g, 2.0)
+    assert e.attainable and abs(asy.gs_svm(g, 2.0, e.delta).DEO) < 1e-10
