@@ -92,6 +92,15 @@ def build_model(args):
 
 
 # ------------------------------------------------------------------ output
+def text_table(header: list, rows: list) -> str:
+    """Right-aligned columns of strings under a header and a rule."""
+    cells = [list(header)] + rows
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def emit(rows: list, fmt: str, out=None) -> None:
     """Print a list of dicts as a table, JSON or CSV."""
     out = out or sys.stdout
@@ -116,11 +125,7 @@ def emit(rows: list, fmt: str, out=None) -> None:
         if isinstance(v, (float, np.floating)):
             return "inf" if v == np.inf else f"{float(v):.6g}"
         return str(v)
-    cells = [keys] + [[cell(r[k]) for k in keys] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(keys))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    out.write("\n".join(lines) + "\n")
+    out.write(text_table(keys, [[cell(r[k]) for k in keys] for r in rows]) + "\n")
 
 
 def _grid(args):

@@ -373,15 +373,11 @@ def covariance_threshold(model, intercept: bool, max_inner: int) -> float:
     from .errors import ConvergenceError
 
     cov = model._cov
-    bad = []
 
     def fun(lam):
         gs, st = threshold_lambda(lam, cov.atoms, cov.weights, cov.means, cov.mean_eigs, model.priors,
                                   model.labels, intercept, max_inner)
-        if st != _engine.OK:
-            bad.append(lam)
-            return np.inf
-        return gs
+        return gs if st == _engine.OK else np.inf
 
     lam, value = _minimise_over_lambda(fun, _mean_atom(cov))
     if lam is None or not np.isfinite(value):

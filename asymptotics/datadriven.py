@@ -45,7 +45,7 @@ import numpy as np
 from ._validation import finite_array
 from .errors import NotSeparableError
 
-__all__ = ["DeltaSuggestion", "suggest_delta", "as_signed_labels"]
+__all__ = ["DeltaSuggestion", "suggest_delta", "as_signed_labels", "delta_to_shift"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ def as_signed_labels(y) -> tuple[np.ndarray, np.ndarray]:
     return np.where(y == minority, 1.0, -1.0), np.array([minority, majority])
 
 
+def delta_to_shift(delta: float) -> float:
+    """t = (delta - 1)/(delta + 1), the intercept shift of the CS-SVM in
+    units of the SVM's margin (t = 1 for the limit delta = inf)."""
+    return (delta - 1) / (delta + 1) if np.isfinite(delta) else 1.0
+
+
 def _shift_to_delta(t: float) -> tuple[float, float, bool]:
     if abs(t) < 1:
         return (1 + t) / (1 - t), t, True
@@ -124,8 +130,7 @@ def _plugin(X, s, intercept):
         warnings.simplefilter("ignore", DeltaWarning)
         res = delta_star(model, gamma, intercept=intercept)
     delta = float(res.delta)
-    t = (delta - 1) / (delta + 1) if np.isfinite(delta) else 1.0
-    return DeltaSuggestion(delta=delta, t=t, attainable=bool(res.attainable), method="plugin",
+    return DeltaSuggestion(delta=delta, t=delta_to_shift(delta), attainable=bool(res.attainable), method="plugin",
                            diagnostics={"prior": n_p / n, "gamma": gamma, "sigma2": sigma2, "gram": G,
                                         "gamma_star": gs, "R_bal": float(res.R_bal)})
 

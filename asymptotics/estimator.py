@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .datadriven import as_signed_labels, suggest_delta
+from .datadriven import as_signed_labels, delta_to_shift, suggest_delta
 from .simulate.svm import fit_max_margin
 
 __all__ = ["CostSensitiveSVC"]
@@ -83,7 +83,7 @@ class CostSensitiveSVC(ClassifierMixin, BaseEstimator):
         self.delta_ = delta
         if self.intercept:
             svm = fit_max_margin(X, s, intercept=True)
-            t = (delta - 1) / (delta + 1) if np.isfinite(delta) else 1.0
+            t = delta_to_shift(delta)
             scale = (delta + 1) / 2 if np.isfinite(delta) else 1.0
             # the limit delta -> inf keeps w_1 and shifts b_1 by t = 1
             w, b = scale * svm.w, scale * (svm.b + t)

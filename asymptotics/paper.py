@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cli import text_table
 from .label import cs_svm
 from .models import LabelGMM
 from .plotting import fig2_means
@@ -26,11 +27,7 @@ def _fmt(x) -> str:
 
 
 def _table(rows, header) -> str:
-    cells = [header] + [[_fmt(c) if not isinstance(c, str) else c for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(header, [[_fmt(c) if not isinstance(c, str) else c for c in r] for r in rows])
 
 
 def paper_table() -> str:

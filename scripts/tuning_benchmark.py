@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asymptotics.datadriven import delta_to_shift
+
 METHODS = ["SVM", "weighted SVM", "CS-SVM plugin", "CS-SVM margins", "CS-SVM CV"]
 PAIRS = [(3, 8), (1, 7), (4, 9), (5, 6)]
 FRACTIONS = [0.01, 0.02, 0.05, 0.1]
@@ -62,7 +64,7 @@ def cv_delta(X, y, seed):
         fit = fit_max_margin(X[tr], y[tr])
         f = X[te] @ fit.w + fit.b
         for i, delta in enumerate(DELTA_GRID):
-            scores[i] += balanced_error(y[te], f + (delta - 1) / (delta + 1))
+            scores[i] += balanced_error(y[te], f + delta_to_shift(delta))
     return float(DELTA_GRID[np.argmin(scores)])
 
 
@@ -119,8 +121,7 @@ def _shifted(svm, X, delta):
     """Decision values (positive: minority, +1) of the CS-SVM with this delta,
     from the fitted SVM by the exact shift."""
     f = svm.decision_function(X) * (1 if svm.classes_[1] == 1 else -1)
-    t = (delta - 1) / (delta + 1) if np.isfinite(delta) else 1.0
-    return f + t
+    return f + delta_to_shift(delta)
 
 
 def main():

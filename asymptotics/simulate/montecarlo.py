@@ -22,7 +22,7 @@ import numpy as np
 from .._validation import boolean, positive_array
 from ..errors import NotSeparableError
 from ..group import group_margins, group_metrics
-from ..label import cs_svm, label_metrics
+from ..label import label_metrics
 from ..models import ClusterGMM, GroupGMM, LabelGMM
 from ..solver import max_margin
 from .sampling import classifier_errors, sample
@@ -62,10 +62,6 @@ def _metrics(model: ClusterGMM, errors: np.ndarray, q: float, b: float, scale_fr
 
 
 def _theory(model, gamma, margins, intercept, scale_free):
-    if isinstance(model, LabelGMM) and margins[1] == 1.0:
-        s = cs_svm(model, gamma, margins[0], intercept=intercept)
-        errors = np.array([s.R_plus, s.R_minus])
-        return _metrics(model, errors, float(s.q), float(s.b), scale_free)
     s = max_margin(model, gamma, margins, intercept=intercept)
     return _metrics(model, np.asarray(s.errors), float(s.q), float(s.b), scale_free)
 
