@@ -29,7 +29,7 @@ from ._validation import positive_array
 from .models import GroupGMM
 from .solver import max_margin
 
-__all__ = ["GSSVMResult", "gs_svm", "group_margins", "group_metrics"]
+__all__ = ["GSSVMResult", "gs_svm", "group_margins"]
 
 
 @dataclass(frozen=True)
@@ -145,25 +145,8 @@ def gs_svm(model: GroupGMM, gamma, delta=1.0, intercept: bool = True,
     sol = max_margin(model, gamma, margins.reshape(margins.shape[:-2] + (2 * G,)), intercept,
                      on_nonseparable)
     shape = np.shape(sol.q)
-    r_yg = sol.errors.reshape(shape + (2, G))
     return GSSVMResult(
         model=model, gamma=sol.gamma, margins=np.broadcast_to(margins, shape + (2, G)),
-        intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, R_yg=r_yg,
-        **group_metrics(model, r_yg),
+        intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho,
+        **model.metrics(sol.errors),
         residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge)
-
-
-def group_metrics(model: GroupGMM, r_yg: np.ndarray) -> dict:
-    """Class, fairness and worst-group metrics from subgroup errors
-    ``r_yg[..., iy, g - 1]`` (formulas in the module docstring)."""
-    r_class = r_yg @ model.group_priors                      # (..., 2): R_+, R_-
-    r_plus, r_minus = r_class[..., 0], r_class[..., 1]
-    pi = model.class_prior
-    if model.n_groups >= 2:
-        deo = r_yg[..., 0, 0] - r_yg[..., 0, 1]
-        symm = 0.5 * (np.abs(deo) + np.abs(r_yg[..., 1, 0] - r_yg[..., 1, 1]))
-    else:
-        deo = symm = np.zeros(r_yg.shape[:-2])
-    return dict(R_plus=r_plus, R_minus=r_minus, R_bal=0.5 * (r_plus + r_minus),
-                R_subgroup_bal=r_yg.mean(axis=(-2, -1)), R=pi * r_plus + (1 - pi) * r_minus,
-                DEO=np.asarray(deo)[()], symm_DEO=np.asarray(symm)[()], worst=r_yg.max(axis=(-2, -1)))

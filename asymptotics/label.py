@@ -73,12 +73,6 @@ class CSSVMResult:
         return self.b / self.tau
 
 
-def label_metrics(prior: float, errors: np.ndarray):
-    """(R_plus, R_minus, R_bal, R) from per-cluster errors [..., (R+, R-)]."""
-    r_plus, r_minus = errors[..., 0], errors[..., 1]
-    return r_plus, r_minus, 0.5 * (r_plus + r_minus), prior * r_plus + (1.0 - prior) * r_minus
-
-
 def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
            on_nonseparable: str = "raise") -> CSSVMResult:
     r"""Sharp asymptotics of the cost-sensitive SVM.
@@ -113,9 +107,8 @@ def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
     delta = positive_array(delta, "delta")
     margins = np.stack(np.broadcast_arrays(delta, np.ones_like(delta)), axis=-1)
     sol: MaxMarginResult = max_margin(model, gamma, margins, intercept, on_nonseparable)
-    r_plus, r_minus, r_bal, r = label_metrics(model.prior, sol.errors)
     return CSSVMResult(
         model=model, gamma=sol.gamma, delta=np.broadcast_to(delta, np.shape(sol.q))[()],
         intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, projections=sol.projections,
-        R_plus=r_plus, R_minus=r_minus, R_bal=r_bal, R=r,
+        **model.metrics(sol.errors),
         residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge)

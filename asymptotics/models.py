@@ -174,6 +174,12 @@ class ClusterGMM:
     def rank(self) -> int:
         return self._factor.shape[1]
 
+    def metrics(self, errors) -> dict:
+        """The model's own metrics from per-cluster errors ``errors[..., k]``
+        (shared by every engine and by the Monte-Carlo side).  A plain
+        K-cluster model has none beyond the errors themselves."""
+        return {}
+
     def restrict(self, p: int) -> "ClusterGMM":
         """The model seen by a classifier that uses only the first ``p``
         coordinates (the paper's mismatch feature model, §3.1): means
@@ -252,6 +258,15 @@ class LabelGMM(ClusterGMM):
     def mean_minus(self) -> np.ndarray:
         return self.means[1]
 
+    def metrics(self, errors) -> dict:
+        r"""``R_plus``, ``R_minus`` (class-conditional errors), ``R_bal`` =
+        :math:`(R_+ + R_-)/2` and ``R`` = :math:`\pi R_+ + (1-\pi) R_-` from
+        per-cluster errors ``errors[..., (R_+, R_-)]``."""
+        errors = np.asarray(errors)
+        r_plus, r_minus = errors[..., 0][()], errors[..., 1][()]
+        return dict(R_plus=r_plus, R_minus=r_minus, R_bal=0.5 * (r_plus + r_minus),
+                    R=self.prior * r_plus + (1.0 - self.prior) * r_minus)
+
     def _with_means(self, means: np.ndarray) -> "LabelGMM":
         return LabelGMM(self.prior, means[0], means[1], covariance=self._restricted_covariance(means.shape[1]))
 
@@ -323,6 +338,31 @@ class GroupGMM(ClusterGMM):
     def group_prior(self) -> float:
         """P(g = 1), the minority group's prior."""
         return float(self.group_priors[0])
+
+    def metrics(self, errors) -> dict:
+        r"""Subgroup, class, fairness and worst-group metrics from per-cluster
+        errors ``errors[..., k]`` (cluster order of the class docstring):
+
+        ``R_yg`` (shape ``(..., 2, G)``), ``R_plus``, ``R_minus`` =
+        :math:`\sum_g p_g R_{\pm,g}`, ``R_bal`` = :math:`(R_+ + R_-)/2`,
+        ``R_subgroup_bal`` (mean of the 2G subgroup errors), ``R`` =
+        :math:`\pi R_+ + (1-\pi)R_-`, ``DEO`` = :math:`R_{+,1} - R_{+,2}`,
+        ``symm_DEO`` = :math:`(|R_{+,1} - R_{+,2}| + |R_{-,1} - R_{-,2}|)/2`,
+        ``worst`` = :math:`\max_{y,g} R_{y,g}`.
+        """
+        errors = np.asarray(errors)
+        r_yg = errors.reshape(errors.shape[:-1] + (2, self.n_groups))
+        r_class = r_yg @ self.group_priors                      # (..., 2): R_+, R_-
+        r_plus, r_minus = r_class[..., 0], r_class[..., 1]
+        pi = self.class_prior
+        if self.n_groups >= 2:
+            deo = r_yg[..., 0, 0] - r_yg[..., 0, 1]
+            symm = 0.5 * (np.abs(deo) + np.abs(r_yg[..., 1, 0] - r_yg[..., 1, 1]))
+        else:
+            deo = symm = np.zeros(r_yg.shape[:-2])
+        return dict(R_yg=r_yg, R_plus=r_plus[()], R_minus=r_minus[()], R_bal=(0.5 * (r_plus + r_minus))[()],
+                    R_subgroup_bal=r_yg.mean(axis=(-2, -1))[()], R=(pi * r_plus + (1 - pi) * r_minus)[()],
+                    DEO=np.asarray(deo)[()], symm_DEO=np.asarray(symm)[()], worst=r_yg.max(axis=(-2, -1))[()])
 
     def _with_means(self, means: np.ndarray) -> "GroupGMM":
         return GroupGMM(self.class_prior, group_priors=self.group_priors, means=means[: self.n_groups],

@@ -39,7 +39,7 @@ from scipy.optimize import minimize_scalar
 from ._validation import boolean, positive_array
 from .datadriven import DeltaSuggestion, suggest_delta
 from .gaussian import Q
-from .label import cs_svm, label_metrics
+from .label import cs_svm
 from .models import LabelGMM
 
 __all__ = ["DeltaResult", "DeltaWarning", "EqualOpportunityResult", "delta_star", "delta_min_error",
@@ -113,9 +113,8 @@ def _closed_form(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult
         delta = np.where(attainable, (1.0 + t) / (1.0 - t), np.where(t >= 1.0, np.inf, 0.0))
     beta_used = np.where(attainable, beta, beta1 + np.sign(t) / q1)
     errors = Q(model.labels * (svm.projections + beta_used[..., None]))
-    r_plus, r_minus, r_bal, r = label_metrics(model.prior, errors)
     return DeltaResult(delta=delta[()], attainable=attainable[()], gamma=np.asarray(svm.gamma)[()],
-                       R_plus=r_plus[()], R_minus=r_minus[()], R_bal=r_bal[()], R=r[()],
+                       **model.metrics(errors),
                        t=np.asarray(t)[()], method="closed-form")
 
 

@@ -21,13 +21,13 @@ import numpy as np
 
 from .._validation import boolean, positive_array
 from ..errors import NotSeparableError
-from ..group import group_margins, group_metrics
-from ..label import label_metrics
+from ..group import group_margins
 from ..models import ClusterGMM, GroupGMM, LabelGMM
 from ..solver import max_margin
 from .sampling import classifier_errors, sample
 from .svm import fit_max_margin
-from .vsloss import PRESETS, VSLoss, train_vs, vs_preset
+from ..losses import PRESETS, VSLoss, vs_preset
+from .vsloss import train_vs
 
 __all__ = ["MonteCarloResult", "monte_carlo", "cluster_margins"]
 
@@ -52,12 +52,7 @@ def _metrics(model: ClusterGMM, errors: np.ndarray, q: float, b: float, scale_fr
     if not scale_free:
         out["q"] = q
         out["b"] = b
-    if isinstance(model, LabelGMM):
-        out.update(zip(("R_plus", "R_minus", "R_bal", "R"), label_metrics(model.prior, errors)))
-    elif isinstance(model, GroupGMM):
-        ryg = errors.reshape(2, model.n_groups)
-        out["R_yg"] = ryg
-        out.update(group_metrics(model, ryg))
+    out.update(model.metrics(errors))
     return out
 
 

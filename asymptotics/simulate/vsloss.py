@@ -32,91 +32,11 @@ import numpy as np
 from scipy.special import log_expit
 
 from .._validation import boolean, finite_array
+from ..losses import PRESETS, VSLoss, cluster_losses, vs_preset
 from ..models import ClusterGMM
 from .sampling import classifier_errors
 
 __all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs"]
-
-
-@dataclass(frozen=True)
-class VSLoss:
-    r"""VS-loss parameters per cluster: ``omega[k]``, ``iota[k]``,
-    ``Delta[k]`` for samples of cluster k (label models: k = 0 is class +1,
-    k = 1 is class -1; group models: the subgroup order of GroupGMM).
-
-    ``implied_margins`` = 1/Delta: the max-margin problem the loss converges
-    to in direction (Theorem 1).
-    """
-
-    omega: np.ndarray
-    iota: np.ndarray
-    Delta: np.ndarray
-    name: str = "VS"
-
-    def __post_init__(self):
-        for attr in ("omega", "iota", "Delta"):
-            arr = np.atleast_1d(finite_array(getattr(self, attr), attr))
-            object.__setattr__(self, attr, arr)
-        if not (self.omega.shape == self.iota.shape == self.Delta.shape) or self.omega.ndim != 1:
-            raise ValueError("omega, iota and Delta must be vectors of one length (one entry per cluster)")
-        if np.any(self.omega <= 0) or np.any(self.Delta <= 0):
-            raise ValueError("omega and Delta must be > 0")
-
-    @property
-    def implied_margins(self) -> np.ndarray:
-        return 1.0 / self.Delta
-
-    @classmethod
-    def for_margins(cls, margins, omega=None, iota=None, name="VS") -> "VSLoss":
-        """The loss whose terminal direction is the max-margin classifier with
-        the given cluster margins (Delta = 1/margin)."""
-        margins = np.atleast_1d(finite_array(margins, "margins"))
-        K = margins.size
-        return cls(np.ones(K) if omega is None else omega, np.zeros(K) if iota is None else iota,
-                   1.0 / margins, name)
-
-
-PRESETS = ("CE", "wCE", "LA", "LA-log", "LDAM", "CDT", "VS", "VS-w")
-
-
-def vs_preset(name: str, prior: float, delta: float = 1.0) -> VSLoss:
-    r"""The paper's label-imbalance losses (class +1 has prior ``prior``):
-
-    ========  ==============================================================
-    CE        omega = 1, iota = 0, Delta = 1
-    wCE       omega_y = 1/pi_y                                   (§2.1)
-    LA        iota_y = log(pi_{-y}/pi_y): the Fisher-consistent logit
-              adjustment of §3.1
-    LA-log    iota_y = log(1/pi_y)                               (§3.2 iii)
-    LDAM      iota_+ = pi^{-1/4}, iota_- = (1-pi)^{-1/4}         (§3.1 ii)
-    CDT       Delta_+ = 1/delta, Delta_- = 1                     (§3.1 i)
-    VS        CDT's Delta with iota_y = log(1/pi_y), omega = 1   (§3.2 v)
-    VS-w      CDT's Delta with iota = 0, omega_y = 1/pi_y        (§3.2 vi)
-    ========  ==============================================================
-
-    CDT, VS and VS-w converge in direction to the CS-SVM with margin ratio
-    ``delta``; CE, wCE, LA, LA-log and LDAM to the SVM.
-    """
-    pi = np.array([prior, 1.0 - prior])
-    if not 0 < prior < 1:
-        raise ValueError(f"prior must lie in (0, 1), got {prior!r}")
-    if not delta > 0:
-        raise ValueError(f"delta must be > 0, got {delta!r}")
-    one, zero = np.ones(2), np.zeros(2)
-    cdt = np.array([1.0 / delta, 1.0])
-    table = {
-        "CE": (one, zero, one),
-        "wCE": (1.0 / pi, zero, one),
-        "LA": (one, np.log(pi[::-1] / pi), one),
-        "LA-log": (one, np.log(1.0 / pi), one),
-        "LDAM": (one, pi ** -0.25, one),
-        "CDT": (one, zero, cdt),
-        "VS": (one, np.log(1.0 / pi), cdt),
-        "VS-w": (1.0 / pi, zero, cdt),
-    }
-    if name not in table:
-        raise ValueError(f"name must be one of {PRESETS}, got {name!r}")
-    return VSLoss(*table[name], name=name)
 
 
 @dataclass(frozen=True)
@@ -177,19 +97,20 @@ def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: 
     if not isinstance(loss, VSLoss):
         raise ValueError(f"loss must be a VSLoss, got {type(loss).__name__}")
     if clusters is None:
-        if loss.Delta.size != 2:
-            raise ValueError("clusters: needed unless the loss has two (class) entries")
+        if loss.size > 2:
+            raise ValueError("clusters: needed unless the loss has one or two (class) entries")
         k = np.where(y > 0, 0, 1)
     else:
         k = np.asarray(clusters)
-        if k.shape != (n,) or k.min() < 0 or k.max() >= loss.Delta.size:
-            raise ValueError(f"clusters must be {n} indices into the loss's {loss.Delta.size} entries")
+        if k.shape != (n,) or k.min() < 0 or k.max() >= loss.size:
+            raise ValueError(f"clusters must be {n} indices into the loss's {loss.size} entries")
     if method not in ("normalized", "gd"):
         raise ValueError(f"method must be 'normalized' or 'gd', got {method!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     intercept = boolean(intercept, "intercept")
-    omega, iota, Delta = loss.omega[k], loss.iota[k], loss.Delta[k]
+    per = cluster_losses(loss, max(loss.size, 2))
+    omega, iota, Delta = per.omega[k], per.iota[k], per.Delta[k]
     Z = X if not intercept else np.hstack([X, np.ones((n, 1))])
     yZ = y[:, None] * Z
     coef = omega * Delta / n                      # d loss / d z_i = coef_i * sigma(z_i)

@@ -1,0 +1,409 @@
+r"""Margin losses shared by the theory (:func:`asymptotics.erm`) and the
+simulation side (gradient descent, exact regularised fits).
+
+Every loss is a function of the training margin :math:`t = y(w\cdot x + b)`,
+with parameters per cluster (an entry of length 1 is shared by all clusters):
+
+========================  ===================================================
+:class:`VSLoss`           :math:`\ell(t) = \omega\log(1 + e^{\iota - \Delta t})`
+                          (the paper's VS-loss; CE, wCE, LA, LDAM, CDT, VS are
+                          presets, see :func:`vs_preset`)
+:class:`HingeLoss`        :math:`\ell(t) = \omega(\Delta - t)_+` (soft margin
+                          with per-cluster margins: the cost-sensitive
+                          soft-margin SVM)
+:class:`SquareLoss`       :math:`\ell(t) = \tfrac{\omega}{2}(\Delta - t)^2`
+========================  ===================================================
+
+Each knows its value, derivative and proximal operator
+
+.. math:: \mathrm{prox}_{V\ell}(x) = \arg\min_p \ \ell(p) + \frac{(x - p)^2}{2V},
+          \qquad p + V\ell'(p) = x,
+
+the object through which the loss enters the asymptotic fixed-point system
+(``docs/erm.md``).  For the hinge the derivative at the kink is the
+subgradient the prox selects.
+
+Max-margin limits (``implied_margins``): on separable data the direction of
+a vanishing-regularisation VS-loss solution tends to the max-margin
+classifier with cluster margins :math:`\propto 1/\Delta_k` (the weights
+:math:`\omega` and offsets :math:`\iota` drop out; paper Theorem 1); a hinge
+solution with small ridge *is* the max-margin classifier with margins
+:math:`\Delta_k`; the square loss has no max-margin limit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy.special import expit, log_expit
+
+from ._validation import finite_array
+
+__all__ = ["Loss", "VSLoss", "HingeLoss", "SquareLoss", "vs_preset", "PRESETS", "LOSS_NAMES",
+           "ClusterLosses", "cluster_losses"]
+
+# Kind codes shared with the Numba engine (asymptotics._erm_engine).
+VS, HINGE, SQUARE = 0, 1, 2
+
+PRESETS = ("CE", "wCE", "LA", "LA-log", "LDAM", "CDT", "VS", "VS-w")
+LOSS_NAMES = PRESETS + ("hinge", "square")
+
+
+def _param(value, name: str) -> np.ndarray:
+    arr = np.atleast_1d(finite_array(value, name))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a scalar or a non-empty vector (one entry per cluster)")
+    arr = arr.astype(float, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+class Loss:
+    """Base class: per-cluster parameters ``omega``, ``iota`` (VS only, zero
+    otherwise) and ``Delta``, each of length 1 (shared) or K."""
+
+    kind: int = -1
+    omega: np.ndarray
+    iota: np.ndarray
+    Delta: np.ndarray
+    name: str
+
+    def _check(self, names=("omega", "Delta")):
+        for attr in ("omega", "iota", "Delta"):
+            object.__setattr__(self, attr, _param(getattr(self, attr), attr))
+        sizes = {getattr(self, a).size for a in ("omega", "iota", "Delta")} - {1}
+        if len(sizes) > 1:
+            raise ValueError("omega, iota and Delta must have one length (1 or one entry per cluster), "
+                             f"got {self.omega.size}, {self.iota.size}, {self.Delta.size}")
+        for attr in names:
+            if np.any(getattr(self, attr) <= 0):
+                raise ValueError(f"{attr} must be > 0, got {getattr(self, attr).tolist()}")
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a string, got {self.name!r}")
+
+    @property
+    def size(self) -> int:
+        """Number of per-cluster entries (1: shared by every cluster)."""
+        return max(self.omega.size, self.iota.size, self.Delta.size)
+
+    # ---- numpy evaluation (t, x broadcast; k selects each entry's cluster) ----
+    def _p(self, k):
+        K = self.size
+        if k is None:
+            return self.omega, self.iota, self.Delta
+        k = np.asarray(k)
+        idx = np.zeros_like(k) if K == 1 else k
+        return (np.broadcast_to(self.omega, (K,))[idx], np.broadcast_to(self.iota, (K,))[idx],
+                np.broadcast_to(self.Delta, (K,))[idx])
+
+    def value(self, t, k=None) -> np.ndarray:
+        """Loss at margins ``t`` (``k``: cluster index of each entry)."""
+        return cluster_losses(self, self.size).value(t, k)
+
+    def derivative(self, t, k=None) -> np.ndarray:
+        """d loss / dt (for the hinge, -omega below the kink, 0 above it)."""
+        return cluster_losses(self, self.size).derivative(t, k)
+
+    def prox(self, x, V, k=None) -> np.ndarray:
+        r""":math:`\mathrm{prox}_{V\ell}(x)`, elementwise."""
+        return cluster_losses(self, self.size).prox(x, V, k)
+
+    @property
+    def implied_margins(self) -> np.ndarray:
+        """Cluster margins of the max-margin limit of this loss (see module docstring)."""
+        raise ValueError(f"loss: the {self.name} loss has no max-margin limit")
+
+
+@dataclass(frozen=True)
+class VSLoss(Loss):
+    r"""VS-loss :math:`\ell(t) = \omega\log(1 + e^{\iota - \Delta t})`, parameters
+    per cluster (label models: entry 0 is class +1, entry 1 class -1; group
+    models: the subgroup order of :class:`~asymptotics.models.GroupGMM`).
+    The defaults are the cross-entropy (logistic) loss.
+
+    ``implied_margins`` = 1/Delta: the max-margin problem the loss converges
+    to in direction (paper Theorem 1).
+    """
+
+    omega: np.ndarray = 1.0
+    iota: np.ndarray = 0.0
+    Delta: np.ndarray = 1.0
+    name: str = "VS"
+    kind = VS
+
+    def __post_init__(self):
+        self._check()
+
+    @property
+    def implied_margins(self) -> np.ndarray:
+        return 1.0 / self.Delta
+
+    @classmethod
+    def for_margins(cls, margins, omega=None, iota=None, name="VS") -> "VSLoss":
+        """The loss whose terminal direction is the max-margin classifier with
+        the given cluster margins (Delta = 1/margin)."""
+        margins = _param(margins, "margins")
+        if np.any(margins <= 0):
+            raise ValueError(f"margins must be > 0, got {margins.tolist()}")
+        K = margins.size
+        return cls(np.ones(K) if omega is None else omega, np.zeros(K) if iota is None else iota,
+                   1.0 / margins, name)
+
+
+@dataclass(frozen=True)
+class HingeLoss(Loss):
+    r"""Hinge loss :math:`\ell(t) = \omega(\Delta - t)_+` with per-cluster
+    weights and margins (the cost-sensitive soft-margin SVM).  With a small
+    ridge it is the max-margin classifier with margins ``Delta``."""
+
+    omega: np.ndarray = 1.0
+    Delta: np.ndarray = 1.0
+    name: str = "hinge"
+    iota: np.ndarray = 0.0
+    kind = HINGE
+
+    def __post_init__(self):
+        self._check()
+        if np.any(self.iota != 0):
+            raise ValueError("iota: the hinge loss has no offset")
+
+    @property
+    def implied_margins(self) -> np.ndarray:
+        return self.Delta.copy()
+
+
+@dataclass(frozen=True)
+class SquareLoss(Loss):
+    r"""Square loss :math:`\ell(t) = \tfrac{\omega}{2}(\Delta - t)^2`: least
+    squares on the targets :math:`y\Delta`, weighted by :math:`\omega`."""
+
+    omega: np.ndarray = 1.0
+    Delta: np.ndarray = 1.0
+    name: str = "square"
+    iota: np.ndarray = 0.0
+    kind = SQUARE
+
+    def __post_init__(self):
+        self._check()
+        if np.any(self.iota != 0):
+            raise ValueError("iota: the square loss has no offset")
+
+
+def vs_preset(name: str, prior: float, delta: float = 1.0) -> VSLoss:
+    r"""The paper's label-imbalance losses (class +1 has prior ``prior``):
+
+    ========  ==============================================================
+    CE        omega = 1, iota = 0, Delta = 1
+    wCE       omega_y = 1/pi_y                                   (§2.1)
+    LA        iota_y = log(pi_{-y}/pi_y): the Fisher-consistent logit
+              adjustment of §3.1
+    LA-log    iota_y = log(1/pi_y)                               (§3.2 iii)
+    LDAM      iota_+ = pi^{-1/4}, iota_- = (1-pi)^{-1/4}         (§3.1 ii)
+    CDT       Delta_+ = 1/delta, Delta_- = 1                     (§3.1 i)
+    VS        CDT's Delta with iota_y = log(1/pi_y), omega = 1   (§3.2 v)
+    VS-w      CDT's Delta with iota = 0, omega_y = 1/pi_y        (§3.2 vi)
+    ========  ==============================================================
+
+    CDT, VS and VS-w converge in direction to the CS-SVM with margin ratio
+    ``delta``; CE, wCE, LA, LA-log and LDAM to the SVM.
+    """
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ValueError(f"name must be one of {PRESETS}, got {name!r}")
+    prior = _scalar(prior, "prior")
+    if not 0 < prior < 1:
+        raise ValueError(f"prior must lie in (0, 1), got {prior!r}")
+    delta = _scalar(delta, "delta")
+    if not delta > 0:
+        raise ValueError(f"delta must be > 0, got {delta!r}")
+    pi = np.array([prior, 1.0 - prior])
+    one, zero = np.ones(2), np.zeros(2)
+    cdt = np.array([1.0 / delta, 1.0])
+    table = {
+        "CE": (one, zero, one),
+        "wCE": (1.0 / pi, zero, one),
+        "LA": (one, np.log(pi[::-1] / pi), one),
+        "LA-log": (one, np.log(1.0 / pi), one),
+        "LDAM": (one, pi ** -0.25, one),
+        "CDT": (one, zero, cdt),
+        "VS": (one, np.log(1.0 / pi), cdt),
+        "VS-w": (1.0 / pi, zero, cdt),
+    }
+    return VSLoss(*table[name], name=name)
+
+
+def _scalar(value, name: str) -> float:
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    arr = finite_array(value, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
+    return float(arr)
+
+
+@dataclass(frozen=True)
+class ClusterLosses:
+    """One loss per cluster, as flat arrays (what the engines consume):
+    ``kind[k]`` (0 VS, 1 hinge, 2 square), ``omega[k]``, ``iota[k]``,
+    ``Delta[k]``.  Built by :func:`cluster_losses`; evaluates elementwise
+    with ``k`` the cluster of each entry."""
+
+    kind: np.ndarray
+    omega: np.ndarray
+    iota: np.ndarray
+    Delta: np.ndarray
+    name: str
+
+    @property
+    def n_clusters(self) -> int:
+        return self.kind.size
+
+    @property
+    def implied_margins(self) -> np.ndarray:
+        """Margins of the max-margin limit: 1/Delta (VS), Delta (hinge)."""
+        if np.any(self.kind == SQUARE):
+            raise ValueError("loss: the square loss has no max-margin limit")
+        return np.where(self.kind == VS, 1.0 / self.Delta, self.Delta)
+
+    def _at(self, k, shape):
+        if k is None:
+            if self.kind.size != 1 and shape != () and shape[-1:] != (self.kind.size,):
+                raise ValueError("k: needed to say which cluster each entry belongs to")
+            idx = slice(None)
+        else:
+            idx = np.asarray(k)
+            if idx.dtype.kind not in "iu":
+                raise ValueError("k must hold integer cluster indices")
+            if idx.size and (idx.min() < 0 or idx.max() >= self.kind.size):
+                raise ValueError(f"k must lie in 0..{self.kind.size - 1}")
+        return self.kind[idx], self.omega[idx], self.iota[idx], self.Delta[idx]
+
+    def value(self, t, k=None) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        kind, om, io, De = self._at(k, t.shape)
+        vs = om * np.logaddexp(0.0, io - De * t)
+        hinge = om * np.maximum(De - t, 0.0)
+        square = 0.5 * om * (De - t) ** 2
+        return np.select([kind == VS, kind == HINGE], [vs, hinge], square)
+
+    def derivative(self, t, k=None) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        kind, om, io, De = self._at(k, t.shape)
+        vs = -om * De * expit(io - De * t)
+        hinge = np.where(t < De, -om, 0.0)
+        square = -om * (De - t)
+        return np.select([kind == VS, kind == HINGE], [vs, hinge], square)
+
+    def prox(self, x, V, k=None) -> np.ndarray:
+        """prox_{V l}(x), the root p of p + V l'(p) = x (unique: l is convex)."""
+        x = np.asarray(x, dtype=float)
+        V = np.asarray(V, dtype=float)
+        if np.any(~(V > 0)):
+            raise ValueError("V must be > 0")
+        kind, om, io, De = self._at(k, x.shape)
+        x, V, kind, om, io, De = np.broadcast_arrays(x, V, kind, om, io, De)
+        hinge = np.where(x > De, x, np.where(x >= De - V * om, De, x + V * om))
+        square = (x + V * om * De) / (1.0 + V * om)
+        return np.select([kind == VS, kind == HINGE], [_vs_prox(x, V, om, io, De), hinge], square)
+
+
+def _vs_prox(x, V, om, io, De):
+    r"""VS prox by the substitution u = iota - Delta p: u + A sigma(u) = B with
+    A = V omega Delta^2 >= 0, B = iota - Delta x; the left side is increasing,
+    so the root lies in [B - A, B].  Newton from the bracket's better end with
+    bisection whenever a step leaves the bracket; 200 steps bound the loop
+    (the bracket halves at least every other step)."""
+    A = V * om * De * De
+    B = io - De * x
+    lo, hi = B - A, B.copy()
+    u = np.where(B > 0.5 * A, B - A, B)      # a root is near B - A when sigma ~ 1, near B when ~ 0
+    for _ in range(200):
+        s = expit(u)
+        f = u + A * s - B
+        lo = np.where(f < 0, u, lo)
+        hi = np.where(f > 0, u, hi)
+        step = f / (1.0 + A * s * (1.0 - s))
+        un = u - step
+        out = (un <= lo) | (un >= hi)
+        un = np.where(out, 0.5 * (lo + hi), un)
+        done = np.abs(un - u) <= 1e-15 * np.maximum(1.0, np.abs(u))
+        u = un
+        if np.all(done | (hi - lo <= 4e-16 * np.maximum(1.0, np.abs(u)))):
+            break
+    return (io - u) / De
+
+
+def _as_losses(loss, K: int) -> list:
+    if isinstance(loss, Loss):
+        return [loss]
+    if isinstance(loss, (list, tuple)) and loss and all(isinstance(item, Loss) for item in loss):
+        if len(loss) != K:
+            raise ValueError(f"loss: a list of losses needs one per cluster ({K}), got {len(loss)}")
+        for item in loss:
+            if item.size != 1:
+                raise ValueError("loss: in a list of per-cluster losses each must have scalar parameters")
+        return list(loss)
+    raise ValueError(f"loss must be a Loss (VSLoss, HingeLoss, SquareLoss) or a list of {K}, got {loss!r}")
+
+
+def cluster_losses(loss, K: int, labels: Sequence[float] | None = None) -> ClusterLosses:
+    """Flatten a loss (or a list of K scalar losses) to per-cluster arrays.
+
+    An entry of length 1 applies to every cluster; length K, one per
+    cluster.  With ``labels`` given (a group model), a 2-entry loss on a
+    model with more than two clusters is read per class: entry 0 for the
+    clusters of label +1, entry 1 for label -1 (the paper's presets are per
+    class)."""
+    items = _as_losses(loss, K)
+    if len(items) == 1:
+        item = items[0]
+        size = item.size
+        if size == 1 or size == K:
+            idx = np.zeros(K, dtype=int) if size == 1 else np.arange(K)
+        elif size == 2 and labels is not None:
+            idx = np.where(np.asarray(labels) > 0, 0, 1)
+        else:
+            raise ValueError(f"loss: has {size} entries; the model has {K} clusters "
+                             "(give 1 entry, one per cluster, or 2 per-class entries for a group model)")
+        def take(a):
+            return np.broadcast_to(a, (size,))[idx].astype(float)
+        kind = np.full(K, item.kind, dtype=np.int64)
+        om, io, De, name = take(item.omega), take(item.iota), take(item.Delta), item.name
+    else:
+        kind = np.array([it.kind for it in items], dtype=np.int64)
+        om = np.array([float(it.omega[0]) for it in items])
+        io = np.array([float(it.iota[0]) for it in items])
+        De = np.array([float(it.Delta[0]) for it in items])
+        names = sorted({it.name for it in items})
+        name = names[0] if len(names) == 1 else "+".join(names)
+    for a in (kind, om, io, De):
+        a.setflags(write=False)
+    return ClusterLosses(kind, om, io, De, name)
+
+
+def resolve_loss(loss, model, delta=None) -> ClusterLosses:
+    """The per-cluster losses of ``loss`` on ``model``: a :class:`Loss`, a
+    list of K scalar losses, a name from :data:`LOSS_NAMES` (presets read the
+    class prior of a label or group model; ``"hinge"``/``"square"`` are the
+    unweighted losses with margin 1), or ``(name, delta)`` for the presets
+    with a margin ratio (CDT, VS, VS-w)."""
+    K = model.n_clusters
+    if isinstance(loss, tuple) and len(loss) == 2 and isinstance(loss[0], str):
+        name, delta = loss
+        loss = name
+    if isinstance(loss, str):
+        if loss not in LOSS_NAMES:
+            raise ValueError(f"loss must be a Loss or one of {LOSS_NAMES}, got {loss!r}")
+        if loss == "hinge":
+            loss = HingeLoss()
+        elif loss == "square":
+            loss = SquareLoss()
+        else:
+            prior = getattr(model, "prior", getattr(model, "class_prior", None))
+            if prior is None:
+                raise ValueError(f"loss: the preset {loss!r} needs a label or group model (a class prior); "
+                                 "pass a VSLoss for a ClusterGMM")
+            loss = vs_preset(loss, prior, 1.0 if delta is None else delta)
+    elif delta is not None:
+        raise ValueError("loss: a margin ratio goes with a preset name, e.g. ('CDT', 3.0)")
+    return cluster_losses(loss, K, model.labels)
