@@ -1,7 +1,7 @@
 """Exceptions raised by the package."""
 from __future__ import annotations
 
-__all__ = ["NotSeparableError", "ConvergenceError"]
+__all__ = ["NotSeparableError", "ConvergenceError", "NoMinimizerError"]
 
 
 class NotSeparableError(ValueError):
@@ -41,3 +41,24 @@ class ConvergenceError(RuntimeError):
         self.residual = float(residual)
         self.iterations = int(iterations)
         super().__init__(f"{message} (residual {self.residual:.3g} after {self.iterations} iterations)")
+
+
+class NoMinimizerError(ValueError):
+    """Unregularised training (lam = 0) has no minimiser at this gamma.
+
+    For a loss without a finite zero (VS, logistic) or the hinge, the
+    minimiser exists iff the data are not linearly separable, i.e. gamma <
+    gamma_star; for the square loss iff there are fewer features than
+    samples, gamma < 1.
+
+    Attributes
+    ----------
+    gamma : float
+    threshold : float
+        gamma_star (VS, hinge) or 1 (square).
+    """
+
+    def __init__(self, gamma: float, threshold: float, reason: str):
+        self.gamma = float(gamma)
+        self.threshold = float(threshold)
+        super().__init__(reason)

@@ -1,0 +1,816 @@
+r"""Numba core of the regularised-ERM asymptotics (``docs/erm.md``).
+
+Model: cluster ``k`` has prior ``pri[k]``, label ``lab[k]``, mean factor row
+``A[k]`` (``A A^T`` = the means' Gram matrix) and loss parameters
+``kind[k]`` (0 VS, 1 hinge, 2 square), ``om[k]``, ``io[k]``, ``De[k]``.
+
+Unknowns ``z = (theta, log alpha, b, log V)`` (``b`` only with an intercept):
+``theta`` are the coordinates of the projection of w on the mean subspace
+in the basis of ``A`` (so ``mu_k . w = (A theta)_k``), ``alpha`` the norm of
+the orthogonal part, ``q = sqrt(|theta|^2 + alpha^2) = |w|``.  With
+``C_k = y_k((A theta)_k + b)``, ``X_k = C_k + q G``, ``P_k = prox_{V l_k}(X_k)``
+and the moments ``e1 = E[P - X]/V``, ``e2 = E[(P - X)^2]/V^2``,
+``ed = E[1 - P']`` the system (S1)-(S4) is solved in the scaled form
+
+.. math::
+
+    F_\theta &= \theta - \tfrac{V}{\gamma} A^T(\pi \circ y \circ e_1)  &&\text{(S3, divided by q)}\\
+    F_\alpha &= \log(\gamma\alpha^2) - \log\big(V^2 \textstyle\sum_k \pi_k e_{2,k}\big) &&\text{(S2)}\\
+    F_b &= \textstyle\sum_k \pi_k y_k e_{1,k} \big/ \sum_k \pi_k |e_{1,k}| &&\text{(S4)}\\
+    F_V &= 1 - \big(\textstyle\sum_k \pi_k e_{d,k} + \lambda V\big)/\gamma &&\text{(S1)}
+
+by Newton's method with the analytic Jacobian (every derivative of a moment
+with respect to C, q, V is again a Gaussian average of prox quantities) and
+a backtracking line search on the squared residual; the reported residual is
+the max-norm of that vector.  Scales (q in F_theta, the e1 sum in F_b) are
+frozen within a Newton step, so the step is Newton's step for the unscaled
+system.
+
+Moments.  Square and hinge losses have closed forms (truncated Gaussian
+moments, evaluated from the tail-accurate kernels of
+:mod:`asymptotics.gaussian`).  The VS prox solves ``u + A s(u) = B`` with
+``s`` the logistic function, ``u = iota - Delta p``, ``A = V omega Delta^2``,
+``B = iota - Delta x``; its expectation is a Gaussian integral whose
+integrand has two *edges* (where ``A s'(u) = 1``, i.e. where the prox turns
+from the identity to nearly flat and back) of width ``1/(q Delta)`` in G,
+with complex singularities at that distance.  Gauss-Hermite and a uniform
+trapezoidal rule need O(q Delta) nodes there; we use the trapezoidal rule in
+the variable ``t(G) = sum_e asinh((G - G_e)/a_e) + kappa G`` (``a_e = 1/(q
+Delta)``), which places nodes geometrically around each edge and at most
+``_G_STEP`` apart elsewhere.  The transformed integrand is analytic in a strip
+of half-width about pi/2, so the rule converges geometrically in the step;
+the node count grows only like ``log(q Delta)``.  Nodes are the inverse of
+``t`` at equally spaced values, by safeguarded Newton from the previous node;
+prox roots are warm-started from the previous node too.
+
+Continuation.  A cold start follows lambda down from a value so large that
+w is tiny and the system nearly linear, with the tangent predictor
+``dz = -J^{-1} dF/dlambda`` and step halving on failure; sweeps warm-start
+from the previous point with the same predictor in (gamma, lambda).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .gaussian import df_scalar, f_scalar, phi_scalar, q_scalar
+
+VS, HINGE, SQUARE = 0, 1, 2
+OK = 0
+NOT_CONVERGED = 2
+
+# moment vector layout
+E1, E2, ED, E1C, E1Q, E1V, E2C, E2Q, E2V, EDC, EDQ, EDV, TLOSS, TERR = range(14)
+NMOM = 14
+
+_H_T = 0.25           # trapezoid step in t: error ~ exp(-7.2/h) (measured), 1e-12 relative
+_G_STEP = 0.6         # largest node spacing in G away from the edges
+_KAPPA = _H_T / _G_STEP
+_G_RANGE = 9.0        # |G| covered always (phi(9)/9 ~ 1e-19)
+_EDGE_PAD = 4.0       # G-distance covered beyond an edge
+_G_LIMIT = 39.0       # phi underflows beyond this
+_MAX_NODES = 20000
+
+TOL = 1e-12           # Newton stops here
+ACCEPT = 1e-9         # ... and a point counts as converged below this
+MAX_NEWTON = 60
+MAX_HALVINGS = 40
+MAX_CONTINUATION = 400
+
+
+# ---------------------------------------------------------------- helpers
+@njit(cache=True, nogil=True)
+def _Phi(t):
+    return q_scalar(-t)
+
+
+@njit(cache=True, nogil=True)
+def _sig_pair(u):
+    """(s(u), 1 - s(u), exp(-|u|)) with one exponential."""
+    e = math.exp(-abs(u))
+    if u >= 0.0:
+        s = 1.0 / (1.0 + e)
+        return s, e * s, e
+    sc = 1.0 / (1.0 + e)
+    return e * sc, sc, e
+
+
+@njit(cache=True, nogil=True)
+def vs_u(A, B, u):
+    """Root of u + A s(u) = B (A >= 0; the left side increases, so the root
+    lies in [B - A, B]); Newton from u inside the bracket, bisection when a
+    step leaves it, at most 200 steps."""
+    lo = B - A
+    hi = B
+    if not (lo < u < hi):
+        # start at the root of the piecewise-linear surrogate s ~ clip(1/2 + u/4)
+        u = (B - 0.5 * A) / (1.0 + 0.25 * A)
+        if u > 2.0 or u < -2.0:
+            u = B - A if B - A > 2.0 else B
+        if not (lo <= u <= hi):
+            u = 0.5 * (lo + hi)
+    for _ in range(200):
+        s, sc, _e = _sig_pair(u)
+        f = u + A * s - B
+        # the left side has slope >= 1, so the root is within |f| of u
+        if f < 0.0:
+            lo = max(lo, u)
+            hi = min(hi, u - f)
+        elif f > 0.0:
+            hi = min(hi, u)
+            lo = max(lo, u - f)
+        else:
+            return u
+        un = u - f / (1.0 + A * s * sc)
+        if not (lo <= un <= hi):
+            un = 0.5 * (lo + hi)
+        elif abs(un - u) <= 1e-8 * (1.0 + abs(u)):
+            # a Newton step this small leaves an error of order its square
+            # (|g''/g'| <= 1 for g(u) = u + A s(u))
+            return un
+        u = un
+        if hi - lo <= 4e-16 * (1.0 + abs(u)):
+            return u
+    return u
+
+
+# ---------------------------------------------------------------- moments
+@njit(cache=True, nogil=True)
+def _square(om, De, C, q, V, out):
+    k = 1.0 + V * om
+    s = De - C
+    out[E1] = om * s / k
+    out[E2] = om * om * (s * s + q * q) / (k * k)
+    out[ED] = V * om / k
+    out[E1C] = -om / k
+    out[E1Q] = 0.0
+    out[E1V] = -om * om * s / (k * k)
+    out[E2C] = -2.0 * om * om * s / (k * k)
+    out[E2Q] = 2.0 * om * om * q / (k * k)
+    out[E2V] = -2.0 * om ** 3 * (s * s + q * q) / k ** 3
+    out[EDC] = 0.0
+    out[EDQ] = 0.0
+    out[EDV] = om / (k * k)
+    out[TLOSS] = 0.5 * om * (s * s + q * q) / (k * k)
+    out[TERR] = q_scalar((C + V * om * De) / q)
+
+
+@njit(cache=True, nogil=True)
+def _interval_moments(lo, hi):
+    """J_n = E[(hi - G)^n 1{lo < G < hi}] for n = 0, 1, 2, from tail
+    functions on the side the interval lies on (no cancellation between
+    tails): with T_n(c) = E[(c - G)_+^n] = (Phi, -F'(-c)/2, F(-c)) and
+    U_n(c) = E[(G - c)_+^n] = (Q, -F'(c)/2, F(c))."""
+    d = hi - lo
+    if hi <= 0.0:
+        t0h, t1h, t2h = _Phi(hi), -0.5 * df_scalar(-hi), f_scalar(-hi)
+        t0l, t1l, t2l = _Phi(lo), -0.5 * df_scalar(-lo), f_scalar(-lo)
+        return (t0h - t0l, t1h - t1l - d * t0l, t2h - t2l - 2.0 * d * t1l - d * d * t0l)
+    if lo >= 0.0:
+        u0l, u1l, u2l = q_scalar(lo), -0.5 * df_scalar(lo), f_scalar(lo)
+        u0h, u1h, u2h = q_scalar(hi), -0.5 * df_scalar(hi), f_scalar(hi)
+        return (u0l - u0h, d * u0l - u1l + u1h, d * d * u0l - 2.0 * d * u1l + u2l - u2h)
+    t0h, t1h, t2h = _Phi(hi), -0.5 * df_scalar(-hi), f_scalar(-hi)
+    t0l, t1l, t2l = _Phi(lo), -0.5 * df_scalar(-lo), f_scalar(-lo)
+    return (1.0 - q_scalar(hi) - t0l, t1h - t1l - d * t0l, t2h - t2l - 2.0 * d * t1l - d * d * t0l)
+
+
+@njit(cache=True, nogil=True)
+def _hinge(om, De, C, q, V, out):
+    """Prox: P = X above Delta, Delta on [Delta - V om, Delta], X + V om below.
+    With a_hi = (Delta - C)/q, a_lo = a_hi - V om/q and J_n the truncated
+    moments of (a_hi - G) on (a_lo, a_hi):
+    e1 = om Phi(a_lo) + q J1/V, e2 = om^2 Phi(a_lo) + q^2 J2/V^2, ed = J0."""
+    a_hi = (De - C) / q
+    a_lo = a_hi - V * om / q
+    J0, J1, J2 = _interval_moments(a_lo, a_hi)
+    pl = _Phi(a_lo)
+    phl = phi_scalar(a_lo)
+    phh = phi_scalar(a_hi)
+    # phi(a_lo) - phi(a_hi) without cancellation, factoring out the larger density
+    x = 0.5 * (a_hi - a_lo) * (a_hi + a_lo)          # (a_hi^2 - a_lo^2) / 2
+    if x >= 0.0:
+        dphi = -phl * math.expm1(-x)
+    else:
+        dphi = phh * math.expm1(x)
+    out[E1] = om * pl + q * J1 / V
+    out[E2] = om * om * pl + q * q * J2 / (V * V)
+    out[ED] = J0
+    out[E1C] = -J0 / V
+    out[E1Q] = -dphi / V
+    out[E1V] = -q * J1 / (V * V)
+    out[E2C] = -2.0 * q * J1 / (V * V)
+    out[E2Q] = -2.0 * q * (a_hi * J1 - J2) / (V * V)
+    out[E2V] = -2.0 * q * q * J2 / (V * V * V)
+    out[EDC] = dphi / q
+    out[EDQ] = (a_lo * phl - a_hi * phh) / q
+    out[EDV] = om * phl / q
+    out[TLOSS] = om * q * (-0.5 * df_scalar(-a_lo))
+    out[TERR] = q_scalar((C + V * om) / q)
+
+
+@njit(cache=True, nogil=True)
+def _map_t(G, cen, sca, ncen):
+    """t(G) = sum_e asinh((G - c_e)/a_e) + kappa G, t'(G) and t''(G)."""
+    t = _KAPPA * G
+    dt = _KAPPA
+    d2t = 0.0
+    for e in range(ncen):
+        d = G - cen[e]
+        a = sca[e]
+        r = math.sqrt(a * a + d * d)
+        if d >= 0.0:
+            t += math.log((d + r) / a)
+        else:
+            t -= math.log((r - d) / a)
+        dt += 1.0 / r
+        d2t -= d / (r * r * r)
+    return t, dt, d2t
+
+
+@njit(cache=True, nogil=True)
+def _vs(om, io, De, C, q, V, out, want_loss):
+    """VS moments by the mapped trapezoidal rule (module docstring)."""
+    A = V * om * De * De
+    a = 1.0 / (q * De)
+    cen = np.empty(2)
+    sca = np.empty(2)
+    ncen = 0
+    if A > 4.0:
+        ssmall = (2.0 / A) / (1.0 + math.sqrt(1.0 - 4.0 / A))
+        ua = math.log(ssmall) - math.log1p(-ssmall)       # upper edge (s small)
+        x_hi = (io - ua - A * ssmall) / De
+        x_lo = (io + ua - A * (1.0 - ssmall)) / De
+        for x in (x_lo, x_hi):
+            g = (x - C) / q
+            if -_G_LIMIT < g < _G_LIMIT:
+                cen[ncen] = g
+                sca[ncen] = a
+                ncen += 1
+    else:
+        g = ((io - 0.5 * A) / De - C) / q
+        if -_G_LIMIT < g < _G_LIMIT:
+            cen[0] = g
+            sca[0] = a
+            ncen = 1
+    gmin = -_G_RANGE
+    gmax = _G_RANGE
+    for e in range(ncen):
+        gmin = min(gmin, cen[e] - _EDGE_PAD)
+        gmax = max(gmax, cen[e] + _EDGE_PAD)
+    gmin = max(gmin, -_G_LIMIT)
+    gmax = min(gmax, _G_LIMIT)
+    tmin, _, _ = _map_t(gmin, cen, sca, ncen)
+    tmax, _, _ = _map_t(gmax, cen, sca, ncen)
+    n = int(math.ceil((tmax - tmin) / _H_T))
+    n = max(8, min(n, _MAX_NODES))
+    h = (tmax - tmin) / n
+    wd = om * De
+    c1 = om * De * De            # l'' = c1 s(1 - s)
+    c2 = 2.0 * om * om * De * De * De
+    cd = A * De
+    G = gmin
+    tv, dt, d2t = _map_t(G, cen, sca, ncen)
+    u = 1e300
+    D = 0.0
+    Xp = 0.0
+    a1 = a2 = ad = a1c = a1q = a1v = a2c = a2q = a2v = adc = adq = adv = al = 0.0
+    for j in range(n + 1):
+        if j > 0:
+            T = tmin + j * h
+            # second-order predictor along the inverse map, then Newton
+            # inside [G_prev, G_prev + h/kappa] (t' >= kappa)
+            glo = G
+            ghi = min(G + h / _KAPPA, gmax)
+            G = G + h / dt - 0.5 * h * h * d2t / (dt * dt * dt)
+            for _ in range(60):
+                if not (glo <= G <= ghi):
+                    G = 0.5 * (glo + ghi)
+                tv, dt, d2t = _map_t(G, cen, sca, ncen)
+                f = tv - T
+                if f > 0.0:
+                    ghi = G
+                else:
+                    glo = G
+                step = f / dt
+                if abs(step) <= 1e-7 * h / dt:
+                    # last Newton step: the node is then right to ~1e-14 of
+                    # the local spacing; t' follows to first order
+                    G -= step
+                    dt -= d2t * step
+                    break
+                G -= step
+        w = h / dt * phi_scalar(G)
+        if j == 0 or j == n:
+            w *= 0.5
+        X = C + q * G
+        if j > 0:
+            u -= De * D * (X - Xp)        # du/dX = -Delta P'(X)
+        Xp = X
+        u = vs_u(A, io - De * X, u)
+        s, sc, e = _sig_pair(u)
+        ss = s * sc
+        D = 1.0 / (1.0 + A * ss)
+        i1 = wd * s
+        ssD = ss * D
+        dx1 = -c1 * ssD
+        dx2 = -c2 * s * ssD
+        dxd = -D * D * cd * ssD * (sc - s)
+        a1 += w * i1
+        a2 += w * i1 * i1
+        ad += w * A * ssD
+        a1c += w * dx1
+        a1q += w * dx1 * G
+        a1v += w * dx1 * wd * s      # d/dV = d/dX * (dP/dV)/(dP/dX) = d/dX * omega Delta s
+        a2c += w * dx2
+        a2q += w * dx2 * G
+        a2v += w * dx2 * wd * s
+        adc += w * dxd
+        adq += w * dxd * G
+        adv += w * D * c1 * ssD * (1.0 - A * s * (sc - s) * D)
+        if want_loss:
+            al += w * om * (max(u, 0.0) + math.log1p(e))
+    out[E1] = a1
+    out[E2] = a2
+    out[ED] = ad
+    out[E1C] = a1c
+    out[E1Q] = a1q
+    out[E1V] = a1v
+    out[E2C] = a2c
+    out[E2Q] = a2q
+    out[E2V] = a2v
+    out[EDC] = adc
+    out[EDQ] = adq
+    out[EDV] = adv
+    out[TLOSS] = al if want_loss else np.nan
+    s0, _, _ = _sig_pair(io)
+    out[TERR] = q_scalar((C + V * wd * s0) / q)
+    return n + 1
+
+
+@njit(cache=True, nogil=True)
+def moments(kind, om, io, De, C, q, V, out, want_loss=False):
+    """Fill ``out`` (length NMOM) with e1, e2, ed, their derivatives in
+    (C, q, V), the training loss E[l(P)] (VS: only with ``want_loss``,
+    else NaN) and the training error P(P < 0)."""
+    if kind == SQUARE:
+        _square(om, De, C, q, V, out)
+    elif kind == HINGE:
+        _hinge(om, De, C, q, V, out)
+    else:
+        _vs(om, io, De, C, q, V, out, want_loss)
+
+
+# ---------------------------------------------------------------- system
+@njit(cache=True, nogil=True)
+def _unpack(z, r, intercept):
+    la = z[r]
+    b = z[r + 1] if intercept else 0.0
+    lv = z[r + 1 + (1 if intercept else 0)]
+    return la, b, lv
+
+
+@njit(cache=True, nogil=True)
+def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze):
+    """Residual F (scaled, see module docstring) and Jacobian J at z.
+    ``scales[:2]`` = (q, sum pi |e1|) used for scaling, set from z unless
+    ``freeze``; ``scales[2:]`` always receive the values at z.  Returns
+    max|F|."""
+    K, r = A.shape
+    n = z.size
+    la, b, lv = _unpack(z, r, intercept)
+    alpha = math.exp(la)
+    V = math.exp(lv)
+    qq = alpha * alpha
+    for i in range(r):
+        qq += z[i] * z[i]
+    q = math.sqrt(qq)
+    ib = r + 1
+    iv = n - 1
+    for k in range(K):
+        s = b
+        for i in range(r):
+            s += A[k, i] * z[i]
+        moments(kind[k], om[k], io[k], De[k], lab[k] * s, q, V, mom[k])
+    S1 = 0.0
+    S2 = 0.0
+    Sd = 0.0
+    Sa = 0.0
+    for k in range(K):
+        S1 += pri[k] * lab[k] * mom[k, E1]
+        S2 += pri[k] * mom[k, E2]
+        Sd += pri[k] * mom[k, ED]
+        Sa += pri[k] * abs(mom[k, E1])
+    scales[2] = q
+    scales[3] = Sa if Sa > 0.0 else 1.0
+    if not freeze:
+        scales[0] = scales[2]
+        scales[1] = scales[3]
+    sq = scales[0]
+    sb = scales[1]
+    for i in range(r):
+        acc = 0.0
+        for k in range(K):
+            acc += A[k, i] * pri[k] * lab[k] * mom[k, E1]
+        F[i] = (z[i] - V / gamma * acc) / sq
+    if S2 > 0.0:
+        F[r] = math.log(gamma) + 2.0 * la - 2.0 * lv - math.log(S2)
+    else:
+        F[r] = np.inf
+    if intercept:
+        F[ib] = S1 / sb
+    F[iv] = 1.0 - (Sd + lam * V) / gamma
+    # Jacobian: d moment_k / dz_j = m_C dC_k/dz_j + m_q dq/dz_j + m_V dV/dz_j
+    for i in range(n):
+        for j in range(n):
+            J[i, j] = 0.0
+    for k in range(K):
+        pk = pri[k]
+        yk = lab[k]
+        m = mom[k]
+        for j in range(n):
+            dC = 0.0
+            dq = 0.0
+            dV = 0.0
+            if j < r:
+                dC = yk * A[k, j]
+                dq = z[j] / q
+            elif j == r:
+                dq = alpha * alpha / q
+            elif intercept and j == ib:
+                dC = yk
+            if j == iv:
+                dV = V
+            de1 = m[E1C] * dC + m[E1Q] * dq + m[E1V] * dV
+            de2 = m[E2C] * dC + m[E2Q] * dq + m[E2V] * dV
+            ded = m[EDC] * dC + m[EDQ] * dq + m[EDV] * dV
+            for i in range(r):
+                J[i, j] -= V / gamma * A[k, i] * pk * yk * de1 / sq
+            J[r, j] -= pk * de2 / S2
+            if intercept:
+                J[ib, j] += pk * yk * de1 / sb
+            J[iv, j] -= pk * ded / gamma
+    for i in range(r):
+        J[i, i] += 1.0 / sq
+        acc = 0.0
+        for k in range(K):
+            acc += A[k, i] * pri[k] * lab[k] * mom[k, E1]
+        J[i, iv] -= V / gamma * acc / sq
+    J[r, r] += 2.0
+    J[r, iv] -= 2.0
+    J[iv, iv] -= lam * V / gamma
+    res = 0.0
+    for i in range(n):
+        a = abs(F[i])
+        if not a <= res:   # NaN-safe max
+            res = a if a == a else np.inf
+    return res
+
+
+@njit(cache=True, nogil=True)
+def _lu_solve(J, rhs, out, W):
+    """Solve J out = rhs by LU with partial pivoting (J copied into W).
+    Returns False if J is singular to working precision."""
+    n = J.shape[0]
+    for i in range(n):
+        out[i] = rhs[i]
+        for j in range(n):
+            W[i, j] = J[i, j]
+    scale = 0.0
+    for i in range(n):
+        for j in range(n):
+            scale = max(scale, abs(W[i, j]))
+    if not scale > 0.0 or not np.isfinite(scale):
+        return False
+    for c in range(n):
+        p = c
+        for i in range(c + 1, n):
+            if abs(W[i, c]) > abs(W[p, c]):
+                p = i
+        if abs(W[p, c]) <= 1e-300:
+            return False
+        if p != c:
+            for j in range(n):
+                W[c, j], W[p, j] = W[p, j], W[c, j]
+            out[c], out[p] = out[p], out[c]
+        for i in range(c + 1, n):
+            f = W[i, c] / W[c, c]
+            if f != 0.0:
+                for j in range(c, n):
+                    W[i, j] -= f * W[c, j]
+                out[i] -= f * out[c]
+    for i in range(n - 1, -1, -1):
+        s = out[i]
+        for j in range(i + 1, n):
+            s -= W[i, j] * out[j]
+        out[i] = s / W[i, i]
+        if not np.isfinite(out[i]):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _make_work(K, n):
+    """Scratch: F, J, mom, scales, dz, Ft, zt, Jt, W, rhs."""
+    return (np.empty(n), np.empty((n, n)), np.empty((K, NMOM)), np.empty(4), np.empty(n), np.empty(n),
+            np.empty(n), np.empty((n, n)), np.empty((n, n)), np.empty(n))
+
+
+@njit(cache=True, nogil=True)
+def _rescale(r, intercept, F, J, scales):
+    """Move F, J from the frozen scales to the fresh ones (after a step)."""
+    n = F.size
+    f0 = scales[0] / scales[2]
+    f1 = scales[1] / scales[3]
+    for i in range(r):
+        F[i] *= f0
+        for j in range(n):
+            J[i, j] *= f0
+    if intercept:
+        F[r + 1] *= f1
+        for j in range(n):
+            J[r + 1, j] *= f1
+    scales[0] = scales[2]
+    scales[1] = scales[3]
+    res = 0.0
+    for i in range(n):
+        res = max(res, abs(F[i]))
+    return res
+
+
+@njit(cache=True, nogil=True)
+def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, tol, work):
+    """Damped Newton on the system from z (updated in place).
+    Returns (residual, iterations, converged)."""
+    F, J, mom, scales, dz, Ft, zt, Jt, W, rhs = work
+    n = z.size
+    K, r = A.shape
+    res = system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, False)
+    it = 0
+    while it < max_iter:
+        if res <= tol:
+            return res, it, True
+        for i in range(n):
+            rhs[i] = -F[i]
+        if not _lu_solve(J, rhs, dz, W):
+            return res, it, False
+        # cap the log-steps (alpha, V change by at most e^3 per step) and the
+        # linear ones (a move of 3 q in theta, b)
+        cap = 1.0
+        for i in range(n):
+            lim = 3.0 if (i == r or i == n - 1) else 3.0 * max(scales[0], 1e-3)
+            if abs(dz[i]) > lim:
+                cap = min(cap, lim / abs(dz[i]))
+        phi0 = 0.0
+        for i in range(n):
+            phi0 += F[i] * F[i]
+        t = cap
+        accepted = False
+        for _ in range(MAX_HALVINGS):
+            for i in range(n):
+                zt[i] = z[i] + t * dz[i]
+            system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, zt, Ft, Jt, mom, scales, True)
+            phi1 = 0.0
+            for i in range(n):
+                phi1 += Ft[i] * Ft[i]
+            if phi1 == phi1 and phi1 <= (1.0 - 1e-4 * t) * phi0:
+                accepted = True
+                break
+            t *= 0.5
+        it += 1
+        if not accepted:
+            return res, it, False
+        for i in range(n):
+            z[i] = zt[i]
+            F[i] = Ft[i]
+            for j in range(n):
+                J[i, j] = Jt[i, j]
+        res = _rescale(r, intercept, F, J, scales)
+    return res, it, res <= tol
+
+
+@njit(cache=True, nogil=True)
+def _point(kind, om, io, De, X, V):
+    """(e1, e2) for q = 0: the prox at the single point X."""
+    if kind == SQUARE:
+        P = (X + V * om * De) / (1.0 + V * om)
+    elif kind == HINGE:
+        P = X if X > De else (De if X >= De - V * om else X + V * om)
+    else:
+        A = V * om * De * De
+        u = vs_u(A, io - De * X, 1e300)
+        P = (io - u) / De
+    e1 = (P - X) / V
+    return e1, e1 * e1
+
+
+@njit(cache=True, nogil=True)
+def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z):
+    """Start for a large lambda: V = gamma/lam, q -> 0, so X_k ~ C_k and
+    e1_k ~ -l_k'(prox(C_k)); b from (S4) by bisection (the sum is
+    non-increasing in b), theta from (S3), alpha from (S2)."""
+    K, r = A.shape
+    V = gamma / lam
+    b = 0.0
+    if intercept:
+        lo = -1.0
+        hi = 1.0
+        for _ in range(200):
+            if _s4(pri, lab, kind, om, io, De, V, lo) > 0.0:
+                break
+            lo *= 2.0
+        for _ in range(200):
+            if _s4(pri, lab, kind, om, io, De, V, hi) < 0.0:
+                break
+            hi *= 2.0
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            if _s4(pri, lab, kind, om, io, De, V, mid) > 0.0:
+                lo = mid
+            else:
+                hi = mid
+        b = 0.5 * (lo + hi)
+    S2 = 0.0
+    e1s = np.empty(K)
+    for k in range(K):
+        e1, e2 = _point(kind[k], om[k], io[k], De[k], lab[k] * b, V)
+        e1s[k] = e1
+        S2 += pri[k] * e2
+    for i in range(r):
+        acc = 0.0
+        for k in range(K):
+            acc += A[k, i] * pri[k] * lab[k] * e1s[k]
+        z[i] = V / gamma * acc
+    alpha = V * math.sqrt(max(S2, 1e-300) / gamma)
+    z[r] = math.log(alpha)
+    if intercept:
+        z[r + 1] = b
+    z[z.size - 1] = math.log(V)
+
+
+@njit(cache=True, nogil=True)
+def _s4(pri, lab, kind, om, io, De, V, b):
+    s = 0.0
+    for k in range(pri.size):
+        e1, _ = _point(kind[k], om[k], io[k], De[k], lab[k] * b, V)
+        s += pri[k] * lab[k] * e1
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _tangent(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dgamma, dlam, out, work):
+    """dz of the solution for a change (dgamma, dlam): -J^{-1} dF, with J
+    from the last evaluation held in work."""
+    J = work[1]
+    scales = work[3]
+    rhs = work[9]
+    W = work[8]
+    n = z.size
+    K, r = A.shape
+    _, _, lv = _unpack(z, r, intercept)
+    V = math.exp(lv)
+    for i in range(n):
+        rhs[i] = 0.0
+    # dF/dgamma at a solution: F_theta -> theta/(gamma q); F_alpha -> 1/gamma; F_V -> 1/gamma
+    for i in range(r):
+        rhs[i] = -(z[i] / (gamma * scales[0])) * dgamma
+    rhs[r] = -dgamma / gamma
+    rhs[n - 1] = -(dgamma / gamma - V * dlam / gamma)
+    return _lu_solve(J, rhs, out, W)
+
+
+@njit(cache=True, nogil=True)
+def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, work):
+    """Solve at (gamma, lam).  With ``warm`` try Newton from z first; else
+    (or on failure) continue along lambda from a large value.  Returns
+    (residual, iterations, status); z holds the solution."""
+    n = z.size
+    K, r = A.shape
+    total = 0
+    if warm:
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+        total += it
+        if ok or res <= ACCEPT:
+            return res, total, OK
+    # cold start: lambda from lam_hi down to lam (lam = 0 is reached by a last jump)
+    gram_max = 0.0
+    for k in range(K):
+        acc = 0.0
+        for i in range(r):
+            acc += A[k, i] * A[k, i]
+        gram_max = max(gram_max, acc)
+    wmax = 0.0
+    for k in range(K):
+        wmax = max(wmax, om[k] * De[k] * (1.0 + De[k]))
+    lam_hi = 10.0 * wmax * (1.0 + math.sqrt(gram_max) + math.sqrt(gamma))
+    if lam >= lam_hi:
+        lam_hi = lam
+    lam_floor = lam if lam > 0.0 else lam_hi * 1e-12
+    _first_guess(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z)
+    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z, MAX_NEWTON, TOL, work)
+    total += it
+    if not (ok or res <= ACCEPT):
+        return res, total, NOT_CONVERGED
+    dzt = np.empty(n)
+    cur = lam_hi
+    step = math.log(10.0)          # log-lambda step, adapted
+    zsave = np.empty(n)
+    for _ in range(MAX_CONTINUATION):
+        if cur <= lam_floor * (1.0 + 1e-12):
+            break
+        nxt = max(cur * math.exp(-step), lam_floor)
+        for i in range(n):
+            zsave[i] = z[i]
+        if _tangent(A, pri, lab, kind, om, io, De, gamma, cur, intercept, z, 0.0, nxt - cur, dzt, work):
+            for i in range(n):
+                z[i] += dzt[i]
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, nxt, intercept, z, 25, TOL, work)
+        total += it
+        if ok or res <= ACCEPT:
+            cur = nxt
+            if it <= 4:
+                step = min(step * 1.5, math.log(100.0))
+        else:
+            for i in range(n):
+                z[i] = zsave[i]
+            step *= 0.5
+            system(A, pri, lab, kind, om, io, De, gamma, cur, intercept, z, work[0], work[1], work[2],
+                   work[3], False)
+            if step < 1e-3:
+                return res, total, NOT_CONVERGED
+    if lam == 0.0:
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, 0.0, intercept, z, MAX_NEWTON, TOL, work)
+        total += it
+        if not (ok or res <= ACCEPT):
+            return res, total, NOT_CONVERGED
+    else:
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+        total += it
+    return res, total, OK if (ok or res <= ACCEPT) else NOT_CONVERGED
+
+
+@njit(cache=True, nogil=True)
+def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters, res, status):
+    """Solve at each (gammas[i], lams[i]) in order, warm-starting from the
+    previous solution moved along the tangent."""
+    K, r = A.shape
+    n = Z.shape[1]
+    work = _make_work(K, n)
+    z = np.empty(n)
+    dz = np.empty(n)
+    have = False
+    for p in range(gammas.size):
+        warm = have
+        if have:
+            if _tangent(A, pri, lab, kind, om, io, De, gammas[p - 1], lams[p - 1], intercept, z,
+                        gammas[p] - gammas[p - 1], lams[p] - lams[p - 1], dz, work):
+                for i in range(n):
+                    z[i] += dz[i]
+        rr, it, st = solve_point(A, pri, lab, kind, om, io, De, gammas[p], lams[p], intercept, z, warm, work)
+        res[p] = rr
+        iters[p] = it
+        status[p] = st
+        for i in range(n):
+            Z[p, i] = z[i]
+        have = st == OK   # newton leaves J of the solution in work for the next tangent
+
+
+@njit(cache=True, nogil=True)
+def outputs(A, pri, lab, kind, om, io, De, intercept, z, V_out, mom):
+    """Per-cluster (C_k, q) at a solution, with the moments in mom."""
+    K, r = A.shape
+    la, b, lv = _unpack(z, r, intercept)
+    alpha = math.exp(la)
+    V = math.exp(lv)
+    qq = alpha * alpha
+    for i in range(r):
+        qq += z[i] * z[i]
+    q = math.sqrt(qq)
+    C = np.empty(K)
+    for k in range(K):
+        s = b
+        for i in range(r):
+            s += A[k, i] * z[i]
+        C[k] = lab[k] * s
+        moments(kind[k], om[k], io[k], De[k], C[k], q, V, mom[k], True)
+    V_out[0] = V
+    return C, q
+
+
+@njit(cache=True, nogil=True)
+def sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss):
+    """q, C_k = y_k(mu_k.w + b), training errors and losses at each solution row of Z."""
+    K, r = A.shape
+    mom = np.empty((K, NMOM))
+    V_out = np.empty(1)
+    for p in range(Z.shape[0]):
+        if not np.isfinite(Z[p, Z.shape[1] - 1]):
+            continue
+        c, qq = outputs(A, pri, lab, kind, om, io, De, intercept, Z[p], V_out, mom)
+        q[p] = qq
+        for k in range(K):
+            C[p, k] = c[k]
+            terr[p, k] = mom[k, TERR]
+            tloss[p, k] = mom[k, TLOSS]

@@ -1,0 +1,357 @@
+r"""Sharp asymptotics of ridge-regularised empirical risk minimisation.
+
+For a K-cluster mixture (:class:`~asymptotics.models.ClusterGMM`,
+:class:`~asymptotics.models.LabelGMM`, :class:`~asymptotics.models.GroupGMM`),
+a margin loss per cluster (:mod:`asymptotics.losses`) and a ridge
+:math:`\lambda \ge 0`, the classifier
+
+.. math:: (w, b) = \arg\min \frac1n\sum_i \ell_{k(i)}\big(y_i(w\cdot x_i + b)\big)
+          + \frac\lambda2\|w\|^2
+
+(``b`` free and unpenalised, or 0) converges as :math:`n, d \to \infty`,
+:math:`d/n = \gamma`, to the solution of the fixed-point system (S1)-(S4) of
+``docs/erm.md``: with :math:`q = \|w\|`, :math:`C_k = y_k(\mu_k\cdot w + b)`,
+:math:`X_k = C_k + qG` and :math:`P_k = \mathrm{prox}_{V\ell_k}(X_k)`,
+
+.. math::
+
+    \gamma &= \textstyle\sum_k \pi_k E[1 - P_k'] + \lambda V, \qquad
+    \gamma\alpha^2 = V^2 \textstyle\sum_k \pi_k E[\ell_k'(P_k)^2],\\
+    w_\parallel &= \tfrac{V}{\gamma}\textstyle\sum_k \pi_k y_k E[-\ell_k'(P_k)]\,\mu_k, \qquad
+    \textstyle\sum_k \pi_k y_k E[-\ell_k'(P_k)] = 0 \ \text{(intercept)},
+
+with :math:`\alpha` the norm of the part of w orthogonal to the means.  The
+test error of cluster k is :math:`Q(C_k/q)`; the training margins of
+cluster k are distributed as :math:`P_k`, which gives the training error
+:math:`P(P_k < 0)` and loss :math:`E[\ell_k(P_k)]`.  How it is solved is in
+:mod:`asymptotics._erm_engine`.
+
+Limits (``docs/erm.md`` §5): the hinge loss with a small ridge is the
+max-margin classifier with margins Delta (:func:`~asymptotics.max_margin`);
+a VS-loss regularisation path tends, as :math:`\lambda \to 0` above the
+separability threshold, to the max-margin classifier with margins 1/Delta,
+slowly (the gap closes like 1/log(1/lambda)); see :func:`erm_path`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _erm_engine as _eng
+from ._validation import boolean, finite_array, positive_array
+from .errors import ConvergenceError, NoMinimizerError
+from .gaussian import Q
+from .losses import SQUARE, ClusterLosses, resolve_loss
+from .models import ClusterGMM
+from .solver import MaxMarginResult, _check_intercept_labels, _scalarise, max_margin, separability_threshold
+
+__all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
+
+
+@dataclass(frozen=True)
+class ERMResult:
+    r"""Asymptotics of regularised ERM at each (gamma, lam).
+
+    Array fields have the broadcast shape S of ``gamma`` and ``lam`` (0-d
+    arrays for scalar input), with a trailing axis where noted.  The model's
+    own metrics (``R_plus``, ``R_minus``, ``R_bal``, ``R`` for a label model;
+    ``R_yg``, ``DEO``, ``worst``, ... for a group model: the same code as
+    :func:`~asymptotics.cs_svm` / :func:`~asymptotics.gs_svm`) are in
+    ``metrics`` and readable as attributes; ``train_metrics`` are the same
+    metrics of the training errors.
+
+    Attributes
+    ----------
+    q : :math:`\lim\|w\|`.
+    b : limit of the intercept (0 without one).
+    rho : ndarray (S + (r,))
+        Coordinates of :math:`w/\|w\|` in the mean subspace, basis ``model.factor``.
+    projections : ndarray (S + (K,))
+        :math:`\mu_k\cdot w/\|w\|`.
+    alpha : norm of the part of w orthogonal to the means.
+    V : the prox parameter (:math:`V = \gamma/(\lambda + \hat V)`).
+    errors : ndarray (S + (K,))
+        Test error of each cluster, :math:`Q(y_k(\mu_k\cdot w + b)/\|w\|)`.
+    train_error, train_loss : ndarray (S + (K,))
+        Fraction of training points of cluster k misclassified, and their
+        mean loss (the law of the training margins is that of :math:`P_k`).
+    residual : max-norm of the scaled (S1)-(S4) vector (see the engine).
+    iterations : Newton iterations spent.
+    exists : ndarray of bool (S)
+        False only where ``on_nonseparable="nan"`` filled a lam = 0 point
+        without a minimiser with NaN.
+    """
+
+    model: ClusterGMM
+    gamma: np.ndarray
+    lam: np.ndarray
+    loss: ClusterLosses
+    intercept: bool
+    q: np.ndarray
+    b: np.ndarray
+    rho: np.ndarray
+    projections: np.ndarray
+    alpha: np.ndarray
+    V: np.ndarray
+    errors: np.ndarray
+    train_error: np.ndarray
+    train_loss: np.ndarray
+    residual: np.ndarray
+    iterations: np.ndarray
+    exists: np.ndarray = field(repr=False)
+    metrics: dict = field(repr=False, default_factory=dict)
+
+    def __getattr__(self, name):
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            return metrics[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def beta(self):
+        """b / q, the intercept in units of the score spread."""
+        return self.b / self.q
+
+    @property
+    def train_metrics(self) -> dict:
+        """The model's metrics of the per-cluster training errors."""
+        return self.model.metrics(self.train_error)
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.metrics.items() if np.ndim(v) == np.ndim(self.q)}
+        parts = [f"loss={self.loss.name!r}", f"intercept={self.intercept}"]
+        for name in ("gamma", "lam", "q", "b"):
+            parts.append(f"{name}={_fmt(getattr(self, name))}")
+        parts += [f"{k}={_fmt(v)}" for k, v in shown.items()]
+        parts.append(f"residual={_fmt(self.residual)}")
+        return f"ERMResult({', '.join(parts)})"
+
+
+def _fmt(a) -> str:
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return f"{float(a):.6g}"
+    return f"array(shape={a.shape})"
+
+
+def _existence(model: ClusterGMM, loss: ClusterLosses, intercept: bool, gamma: float):
+    """None if the lam = 0 minimiser exists at gamma, else the error to raise."""
+    if np.all(loss.kind == SQUARE):
+        if gamma < 1.0:
+            return None
+        return NoMinimizerError(
+            gamma, 1.0, f"lam = 0: the square-loss minimiser needs gamma < 1 (fewer features than samples); "
+            f"at gamma = {gamma:.6g} least squares interpolates and its minimiser is not unique (use lam > 0)")
+    gs = separability_threshold(model, intercept)
+    if gamma < gs and (gamma < 1.0 or not np.any(loss.kind == SQUARE)):
+        return None
+    kind = "with" if intercept else "without"
+    return NoMinimizerError(
+        gamma, gs, f"lam = 0: the training loss has no minimiser at gamma = {gamma:.6g} >= gamma_star = {gs:.6g}: "
+        f"the data are linearly separable {kind} an intercept, so scaling w up drives the loss to its infimum "
+        "(use lam > 0, or max_margin/cs_svm for the lam -> 0 limit)")
+
+
+def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonseparable: str = "raise",
+        delta=None) -> ERMResult:
+    r"""Sharp asymptotics of ridge-regularised ERM on a K-cluster mixture.
+
+    Parameters
+    ----------
+    model : ClusterGMM, LabelGMM or GroupGMM
+        Isotropic features (a covariance model raises NotImplementedError).
+    gamma : float or array_like
+        :math:`\gamma = d/n > 0`.
+    loss : Loss, list of K Losses, str or (str, delta)
+        A :class:`~asymptotics.losses.VSLoss`, :class:`~asymptotics.losses.HingeLoss`
+        or :class:`~asymptotics.losses.SquareLoss` (parameters shared or one
+        per cluster), one scalar loss per cluster, a preset name
+        (``"CE"``, ``"wCE"``, ``"LA"``, ``"LA-log"``, ``"LDAM"``, ``"CDT"``,
+        ``"VS"``, ``"VS-w"``: per class, read from the model's class prior;
+        ``"hinge"``, ``"square"``), or ``("CDT", delta)`` for a preset with
+        a margin ratio.
+    lam : float or array_like
+        Ridge :math:`\lambda \ge 0`; broadcasts with ``gamma``.  ``lam = 0``
+        needs a minimiser: :math:`\gamma < \gamma_\star` (square loss:
+        :math:`\gamma < 1`).
+    intercept : bool
+        Free unpenalised intercept (True) or b = 0.
+    on_nonseparable : {"raise", "nan"}
+        At lam = 0 points without a minimiser: raise
+        :class:`~asymptotics.NoMinimizerError` (default) or fill NaN with
+        ``exists`` False.
+    delta : float, optional
+        Margin ratio for a preset name (same as ``loss=(name, delta)``).
+
+    Returns
+    -------
+    ERMResult
+
+    Raises
+    ------
+    ValueError
+        Bad input, naming the argument.
+    NoMinimizerError
+        lam = 0 where the minimiser does not exist (a ValueError).
+    ConvergenceError
+        The solver missed its tolerance.
+    NotImplementedError
+        Covariance models.
+
+    Examples
+    --------
+    >>> import asymptotics as asy
+    >>> m = asy.LabelGMM.antipodal(prior=0.1, norm=2.0)
+    >>> r = asy.erm(m, gamma=2.0, loss="CE", lam=1e-3)
+    >>> round(float(r.R_bal), 6)
+    0.389732
+    """
+    if not isinstance(model, ClusterGMM):
+        raise ValueError(f"model must be a ClusterGMM, LabelGMM or GroupGMM, got {type(model).__name__}")
+    if model._cov is not None:
+        raise NotImplementedError("model: erm() does not cover covariance models yet (isotropic features only); "
+                                  "the max-margin limit with a covariance is max_margin/cs_svm/gs_svm")
+    intercept = boolean(intercept, "intercept")
+    if on_nonseparable not in ("raise", "nan"):
+        raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {on_nonseparable!r}")
+    _check_intercept_labels(model, intercept)
+    losses = resolve_loss(loss, model, delta)
+    gamma = positive_array(gamma, "gamma")
+    lam = finite_array(lam, "lam")
+    if lam.size == 0:
+        raise ValueError("lam must not be empty")
+    if np.any(lam < 0):
+        raise ValueError(f"lam must be >= 0, got {lam.tolist() if lam.ndim else float(lam)!r}")
+    try:
+        shape = np.broadcast_shapes(gamma.shape, lam.shape)
+    except ValueError:
+        raise ValueError(f"gamma and lam must broadcast together, got shapes {gamma.shape} and {lam.shape}") from None
+    g_flat = np.ascontiguousarray(np.broadcast_to(gamma, shape), dtype=float).reshape(-1)
+    l_flat = np.ascontiguousarray(np.broadcast_to(lam, shape), dtype=float).reshape(-1)
+
+    exists = np.ones(g_flat.size, dtype=bool)
+    for i in np.flatnonzero(l_flat == 0.0):
+        err = _existence(model, losses, intercept, float(g_flat[i]))
+        if err is not None:
+            if on_nonseparable == "raise":
+                raise err
+            exists[i] = False
+
+    A = np.ascontiguousarray(model.factor)
+    K, r = A.shape
+    n = r + 2 + (1 if intercept else 0)
+    P = g_flat.size
+    Z = np.full((P, n), np.nan)
+    iters = np.zeros(P, dtype=np.int64)
+    res = np.full(P, np.nan)
+    status = np.full(P, _eng.OK, dtype=np.int64)
+    idx = np.flatnonzero(exists)
+    if idx.size:
+        Zs = np.empty((idx.size, n))
+        it_s = np.empty(idx.size, dtype=np.int64)
+        res_s = np.empty(idx.size)
+        st_s = np.empty(idx.size, dtype=np.int64)
+        _eng.solve_sweep(A, model.priors, model.labels, losses.kind, losses.omega, losses.iota, losses.Delta,
+                         np.ascontiguousarray(g_flat[idx]), np.ascontiguousarray(l_flat[idx]), intercept,
+                         Zs, it_s, res_s, st_s)
+        Z[idx], iters[idx], res[idx], status[idx] = Zs, it_s, res_s, st_s
+    bad = status != _eng.OK
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConvergenceError(f"ERM solve failed at gamma = {g_flat[i]:.6g}, lam = {l_flat[i]:.6g} "
+                               f"(loss {losses.name})", residual=res[i], iterations=iters[i])
+
+    q = np.full(P, np.nan)
+    C = np.full((P, K), np.nan)
+    terr = np.full((P, K), np.nan)
+    tloss = np.full((P, K), np.nan)
+    _eng.sweep_outputs(A, model.priors, model.labels, losses.kind, losses.omega, losses.iota, losses.Delta,
+                       intercept, Z, q, C, terr, tloss)
+    theta = Z[:, :r]
+    alpha = np.exp(Z[:, r])
+    b = Z[:, r + 1] if intercept else np.where(exists, 0.0, np.nan)
+    V = np.exp(Z[:, n - 1])
+    with np.errstate(invalid="ignore"):
+        rho = theta / q[:, None]
+        proj = rho @ A.T
+        errors = Q(C / q[:, None])
+
+    def shaped(a, tail=()):
+        out = np.asarray(a).reshape(shape + tail)
+        out.setflags(write=False)
+        return _scalarise(out) if not tail else out
+
+    errors_s = shaped(errors, (K,))
+    return ERMResult(
+        model=model, gamma=shaped(g_flat), lam=shaped(l_flat), loss=losses, intercept=intercept,
+        q=shaped(q), b=shaped(b), rho=shaped(rho, (r,)), projections=shaped(proj, (K,)), alpha=shaped(alpha),
+        V=shaped(V), errors=errors_s, train_error=shaped(terr, (K,)), train_loss=shaped(tloss, (K,)),
+        residual=shaped(res), iterations=shaped(iters), exists=shaped(exists), metrics=model.metrics(errors_s))
+
+
+@dataclass(frozen=True)
+class ERMPath:
+    r"""A regularisation path and its :math:`\lambda \to 0` limit.
+
+    Attributes
+    ----------
+    erm : ERMResult
+        The solutions along ``lam`` (shape ``(L,)``).
+    limit : MaxMarginResult or None
+        The max-margin classifier the path tends to (margins
+        ``loss.implied_margins``: 1/Delta for VS losses, Delta for the
+        hinge) when gamma is above the separability threshold; None below
+        it, where the path ends at the lam = 0 minimiser.
+    gap : ndarray (L,)
+        Max-norm distance of the normalised statistics
+        :math:`(\mu_k\cdot w/\|w\|,\ b/\|w\|)` to those of the limit.
+    angle : ndarray (L,)
+        :math:`\arccos\big(\rho\cdot\rho_\infty + \sqrt{(1 - |\rho|^2)(1 - |\rho_\infty|^2)}\big)`:
+        the angle between :math:`w_\lambda` and the limit direction when
+        their components orthogonal to the means are aligned, hence a lower
+        bound on the angle between them; 0 iff the projections agree.
+    """
+
+    erm: ERMResult
+    limit: MaxMarginResult | None
+    gap: np.ndarray
+    angle: np.ndarray
+
+
+def erm_path(model: ClusterGMM, gamma: float, loss, lam=None, intercept: bool = True, delta=None) -> ERMPath:
+    r"""The regularisation path of a loss at one gamma and, above the
+    separability threshold, the max-margin limit it converges to.
+
+    Parameters
+    ----------
+    model, loss, intercept, delta : as for :func:`erm`.
+    gamma : float
+    lam : array_like, optional
+        Ridge values (default ``logspace(1, -8, 37)``); all > 0.
+
+    Returns
+    -------
+    ERMPath
+    """
+    gamma_arr = positive_array(gamma, "gamma")
+    if gamma_arr.ndim != 0:
+        raise ValueError(f"gamma must be a scalar, got shape {gamma_arr.shape}")
+    lam = np.logspace(1, -8, 37) if lam is None else finite_array(lam, "lam", ndim=1)
+    if lam.size == 0 or np.any(lam <= 0):
+        raise ValueError("lam must be a non-empty vector of values > 0")
+    path = erm(model, float(gamma_arr), loss, lam, intercept, delta=delta)
+    losses = path.loss
+    limit = None
+    if float(gamma_arr) > separability_threshold(model, path.intercept) and not np.any(losses.kind == SQUARE):
+        limit = max_margin(model, float(gamma_arr), losses.implied_margins, path.intercept)
+    if limit is None:
+        nan = np.full(lam.size, np.nan)
+        return ERMPath(path, None, nan, nan)
+    beta_l = float(limit.b / limit.q)
+    gap = np.maximum(np.max(np.abs(path.projections - limit.projections), axis=-1),
+                     np.abs(path.b / path.q - beta_l))
+    rr = np.sum(path.rho * limit.rho, axis=-1)
+    orth = np.sqrt(np.clip(1 - np.sum(path.rho ** 2, axis=-1), 0, None) * max(0.0, 1 - float(limit.rho @ limit.rho)))
+    angle = np.arccos(np.clip(rr + orth, -1.0, 1.0))
+    return ERMPath(path, limit, gap, angle)
