@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 import warnings
@@ -29,6 +28,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ConvergenceError, NotSeparableError
+from .tables import text_table
 
 
 class UsageError(ValueError):
@@ -92,15 +92,6 @@ def build_model(args):
 
 
 # ------------------------------------------------------------------ output
-def text_table(header: list, rows: list) -> str:
-    """Right-aligned columns of strings under a header and a rule."""
-    cells = [list(header)] + rows
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def emit(rows: list, fmt: str, out=None) -> None:
     """Print a list of dicts as a table, JSON or CSV."""
     out = out or sys.stdout

@@ -58,7 +58,9 @@ from numba import njit
 
 from . import _engine
 from ._validation import finite_array
-from .gaussian import kernels_scalar
+from .errors import ConvergenceError, NotSeparableError
+from .gaussian import Q, kernels_scalar
+from .results import MaxMarginResult, _scalarise
 
 __all__ = ["Spectrum"]
 
@@ -370,8 +372,6 @@ def _mean_atom(cov: CovarianceData) -> float:
 
 def covariance_threshold(model, intercept: bool, max_inner: int) -> float:
     """gamma_star = min over lambda of (Q2/P^2) gamma_star_iso(A~(lambda))."""
-    from .errors import ConvergenceError
-
     cov = model._cov
 
     def fun(lam):
@@ -436,17 +436,14 @@ def _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state, t
         g_best = g_new
 
 
-def covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, max_inner):
-    """max_margin for a model with a covariance (module docstring)."""
-    from .errors import ConvergenceError, NotSeparableError
-    from .gaussian import Q
-    from .solver import MaxMarginResult, _scalarise, separability_threshold
-
+def covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, max_inner, gamma_star):
+    """max_margin for a model with a covariance (module docstring); ``gamma_star``
+    is the model's separability threshold (the solver's cached value)."""
     cov = model._cov
     K = model.n_clusters
     m = K + (1 if intercept else 0)
     N_pts = g_flat.size
-    gs = separability_threshold(model, intercept)
+    gs = gamma_star
     out = {k: np.full(N_pts, np.nan) for k in ("u", "N", "res", "lam")}
     xs = np.full((N_pts, m), np.nan)
     proj = np.full((N_pts, K), np.nan)

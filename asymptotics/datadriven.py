@@ -1,7 +1,7 @@
 r"""Choosing the margin ratio delta on real data.
 
 Two estimators of the balanced-error-optimal delta (exposed as
-:func:`asymptotics.tuning.suggest_delta`):
+:func:`asymptotics.datadriven.suggest_delta`):
 
 ``"plugin"``
     Fit the theory's model to the data and use the closed-form delta*.
@@ -44,6 +44,9 @@ import numpy as np
 
 from ._validation import finite_array
 from .errors import NotSeparableError
+from .models import LabelGMM
+from .solver import separability_threshold
+from .tuning import DeltaWarning, delta_star
 
 __all__ = ["DeltaSuggestion", "suggest_delta", "as_signed_labels", "delta_to_shift"]
 
@@ -101,10 +104,6 @@ def _shift_to_delta(t: float) -> tuple[float, float, bool]:
 
 
 def _plugin(X, s, intercept):
-    from .models import LabelGMM
-    from .solver import separability_threshold
-    from .tuning import DeltaWarning, delta_star
-
     n, d = X.shape
     plus, minus = X[s > 0], X[s < 0]
     n_p, n_m = len(plus), len(minus)

@@ -44,7 +44,8 @@ from .errors import ConvergenceError, NoMinimizerError
 from .gaussian import Q
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
-from .solver import MaxMarginResult, _check_intercept_labels, _scalarise, max_margin, separability_threshold
+from .results import MaxMarginResult, _scalarise
+from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
 

@@ -24,7 +24,7 @@ class CostSensitiveSVC(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     delta : "auto" or float > 0
-        ``"auto"``: :func:`~asymptotics.tuning.suggest_delta` with ``method``.
+        ``"auto"``: :func:`~asymptotics.datadriven.suggest_delta` with ``method``.
     intercept : bool
     method : {"plugin", "margins"}
         Estimator of delta when ``delta="auto"``.

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 from ._validation import finite_array
 

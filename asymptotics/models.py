@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ._validation import finite_array, probability
+from .covariance import prepare
 
 __all__ = ["ClusterGMM", "LabelGMM", "GroupGMM"]
 
@@ -113,7 +114,6 @@ class ClusterGMM:
         if covariance is not None:
             if means is None:
                 raise ValueError("covariance needs the mean vectors (coordinates), not only their Gram matrix")
-            from .covariance import prepare
             self._cov = prepare(covariance, self._means)
 
     @property

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cli import text_table
+from .tables import text_table
 from .label import cs_svm
 from .models import LabelGMM
 from .plotting import fig2_means

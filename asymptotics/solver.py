@@ -16,88 +16,20 @@ How it is solved, and why that is safe, is in :mod:`asymptotics._engine`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from . import _engine
+from .covariance import covariance_max_margin, covariance_threshold
 from ._validation import boolean, positive_array
 from .errors import ConvergenceError, NotSeparableError
 from .gaussian import Q
 from .models import ClusterGMM
+from .results import MaxMarginResult, _scalarise
 
 __all__ = ["MaxMarginResult", "max_margin", "separability_threshold"]
 
 MAX_OUTER = 200
 MAX_INNER = 1000
-
-
-@dataclass(frozen=True)
-class MaxMarginResult:
-    r"""Asymptotic max-margin classifier on a K-cluster mixture.
-
-    Every array field has the broadcast shape ``S`` of ``gamma`` and the
-    margins (scalars for scalar input), with a trailing axis where noted.
-
-    Attributes
-    ----------
-    q : ndarray (S)
-        Limit of :math:`\|w\|`; the margin to a cluster with margin
-        :math:`\Delta_k` is :math:`\Delta_k / q`.
-    b : ndarray (S)
-        Limit of the intercept (0 without one).
-    rho : ndarray (S + (r,))
-        Coordinates of :math:`w/\|w\|` in the mean subspace, in the basis of
-        ``model.factor`` (``|rho|`` is the cosine of w with that subspace).
-    projections : ndarray (S + (K,))
-        :math:`\mu_k \cdot w / \|w\| = (A\rho)_k`.
-    errors : ndarray (S + (K,))
-        Per-cluster test errors :math:`R_k = Q(y_k((A\rho)_k + b/q))`.
-    tau : ndarray (S)
-        Limit of the within-cluster score spread :math:`\sqrt{w^T\Sigma w}`
-        (= q for isotropic features); errors and ``beta`` are in its units.
-    ridge : ndarray (S)
-        The covariance solver's optimal lambda (NaN for isotropic features).
-    residual : ndarray (S)
-        Max-norm of the KKT vector :math:`(\nabla_{\rho,\beta} H, H)`, divided
-        by gamma (for a covariance model: of the fixed-lambda system at the
-        optimal lambda, divided by gamma_eff).
-    iterations : ndarray (S)
-        Newton iterations spent (inner plus outer).
-    separable : ndarray of bool (S)
-        False only where ``on_nonseparable="nan"`` filled a point with NaN.
-    """
-
-    model: ClusterGMM
-    gamma: np.ndarray
-    margins: np.ndarray
-    intercept: bool
-    q: np.ndarray
-    b: np.ndarray
-    rho: np.ndarray
-    projections: np.ndarray
-    errors: np.ndarray
-    residual: np.ndarray
-    iterations: np.ndarray
-    separable: np.ndarray = field(repr=False)
-    tau: np.ndarray = field(default=None, repr=False)
-    ridge: np.ndarray = field(default=None, repr=False)
-
-    def __post_init__(self):
-        if self.tau is None:   # isotropic features: the score spread is |w|
-            object.__setattr__(self, "tau", self.q)
-        if self.ridge is None:
-            object.__setattr__(self, "ridge", _scalarise(np.full(np.shape(self.q), np.nan)))
-
-    @property
-    def beta(self) -> np.ndarray:
-        """b / tau, the intercept in score units (enters every error; b / q
-        for isotropic features)."""
-        return self.b / self.tau
-
-
-def _scalarise(a: np.ndarray):
-    return a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a
 
 
 def _check_intercept_labels(model: ClusterGMM, intercept: bool) -> None:
@@ -124,7 +56,6 @@ def separability_threshold(model: ClusterGMM, intercept: bool = True) -> float:
     _check_intercept_labels(model, intercept)
     cache = model._threshold_cache
     if intercept not in cache and model._cov is not None:
-        from .covariance import covariance_threshold
         cache[intercept] = covariance_threshold(model, intercept, MAX_INNER)
     if intercept not in cache:
         gs, _, it, status = _engine.threshold(model.factor, model.priors, model.labels, intercept,
@@ -183,8 +114,8 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     m_flat = np.ascontiguousarray(np.broadcast_to(margins, shape + (K,)).reshape(-1, K))
 
     if model._cov is not None:
-        from .covariance import covariance_max_margin
-        return covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, MAX_INNER)
+        return covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, MAX_INNER,
+                                     separability_threshold(model, intercept))
     A = model.factor
     us, xs, iters, res, status = _engine.solve_sweep(A, model.priors, model.labels, g_flat, m_flat,
                                                      intercept, MAX_OUTER, MAX_INNER)

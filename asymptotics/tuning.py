@@ -37,13 +37,12 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ._validation import boolean, positive_array
-from .datadriven import DeltaSuggestion, suggest_delta
 from .gaussian import Q
 from .label import cs_svm
 from .models import LabelGMM
 
 __all__ = ["DeltaResult", "DeltaWarning", "EqualOpportunityResult", "delta_star", "delta_min_error",
-           "delta_equal_opportunity", "suggest_delta", "DeltaSuggestion"]
+           "delta_equal_opportunity"]
 
 # Search range of the numerical (no-intercept) minimisation, in log delta.
 _LOG_DELTA_RANGE = (-12.0, 12.0)

@@ -74,7 +74,7 @@ def one_run(X_all, t_all, pair, frac, n, standardise, seed):
 
     from asymptotics import NotSeparableError
     from asymptotics.estimator import CostSensitiveSVC
-    from asymptotics.tuning import suggest_delta
+    from asymptotics.datadriven import suggest_delta
 
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import asymptotics as asy
 from asymptotics.estimator import CostSensitiveSVC
 from asymptotics.simulate import fit_max_margin, sample
-from asymptotics.tuning import suggest_delta
+from asymptotics.datadriven import suggest_delta
 
 MODEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])
 
