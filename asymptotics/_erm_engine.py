@@ -60,6 +60,7 @@ from .gaussian import df_scalar, f_scalar, phi_scalar, q_scalar
 VS, HINGE, SQUARE = 0, 1, 2
 OK = 0
 NOT_CONVERGED = 2
+TRIVIAL = 3           # the minimiser is w = 0 (hinge at a large ridge): q = V = 0
 
 # moment vector layout
 E1, E2, ED, E1C, E1Q, E1V, E2C, E2Q, E2V, EDC, EDQ, EDV, TLOSS, TERR = range(14)
@@ -76,7 +77,6 @@ _MAX_NODES = 20000
 TOL = 1e-12           # Newton stops here
 ACCEPT = 1e-9         # ... and a point counts as converged below this
 MAX_NEWTON = 60
-MAX_HALVINGS = 40
 MAX_CONTINUATION = 400
 
 
@@ -541,46 +541,80 @@ def _rescale(r, intercept, F, J, scales):
 
 
 @njit(cache=True, nogil=True)
+def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0, halvings, work):
+    """Backtrack along dz (capped: alpha and V change by at most e^3, theta
+    and b by 3 q) until the squared residual decreases by the Armijo
+    fraction; the trial point's F, J stay in work.  Returns success."""
+    F, J, mom, scales, _dz, Ft, zt, Jt, W, rhs = work
+    n = z.size
+    r = A.shape[1]
+    cap = 1.0
+    for i in range(n):
+        lim = 3.0 if (i == r or i == n - 1) else 3.0 * max(scales[0], 1e-3)
+        if abs(dz[i]) > lim:
+            cap = min(cap, lim / abs(dz[i]))
+    t = cap
+    for _ in range(halvings):
+        for i in range(n):
+            zt[i] = z[i] + t * dz[i]
+        system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, zt, Ft, Jt, mom, scales, True)
+        phi1 = 0.0
+        for i in range(n):
+            phi1 += Ft[i] * Ft[i]
+        if phi1 == phi1 and phi1 <= (1.0 - 1e-4 * t) * phi0:
+            return True
+        t *= 0.5
+    return False
+
+
+@njit(cache=True, nogil=True)
 def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, tol, work):
-    """Damped Newton on the system from z (updated in place).
+    """Damped Newton on the system from z (updated in place), with a
+    Levenberg-Marquardt step (J^T J + mu D) dz = -J^T F as the fallback when
+    the Newton direction fails its line search (J nearly singular: e.g. the
+    hinge at a tiny q, where the moments become step functions).
     Returns (residual, iterations, converged)."""
     F, J, mom, scales, dz, Ft, zt, Jt, W, rhs = work
     n = z.size
     K, r = A.shape
     res = system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, False)
     it = 0
+    JtJ = np.empty((n, n))
+    d0 = np.empty(n)
     while it < max_iter:
         if res <= tol:
             return res, it, True
-        for i in range(n):
-            rhs[i] = -F[i]
-        if not _lu_solve(J, rhs, dz, W):
-            return res, it, False
-        # cap the log-steps (alpha, V change by at most e^3 per step) and the
-        # linear ones (a move of 3 q in theta, b)
-        cap = 1.0
-        for i in range(n):
-            lim = 3.0 if (i == r or i == n - 1) else 3.0 * max(scales[0], 1e-3)
-            if abs(dz[i]) > lim:
-                cap = min(cap, lim / abs(dz[i]))
         phi0 = 0.0
         for i in range(n):
             phi0 += F[i] * F[i]
-        t = cap
-        accepted = False
-        for _ in range(MAX_HALVINGS):
+            rhs[i] = -F[i]
+        ok = _lu_solve(J, rhs, dz, W) and _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz,
+                                                     phi0, 12, work)
+        if not ok:
+            dmax = 0.0
             for i in range(n):
-                zt[i] = z[i] + t * dz[i]
-            system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, zt, Ft, Jt, mom, scales, True)
-            phi1 = 0.0
+                rhs[i] = 0.0
+                for k in range(n):
+                    rhs[i] -= J[k, i] * F[k]
+                for j in range(n):
+                    acc = 0.0
+                    for k in range(n):
+                        acc += J[k, i] * J[k, j]
+                    JtJ[i, j] = acc
+                dmax = max(dmax, JtJ[i, i])
             for i in range(n):
-                phi1 += Ft[i] * Ft[i]
-            if phi1 == phi1 and phi1 <= (1.0 - 1e-4 * t) * phi0:
-                accepted = True
-                break
-            t *= 0.5
+                d0[i] = JtJ[i, i]
+            mu = 1e-6
+            for _ in range(24):
+                for i in range(n):   # Marquardt: scale the diagonal by (1 + mu)
+                    JtJ[i, i] = d0[i] * (1.0 + mu) + 1e-14 * dmax
+                if _lu_solve(JtJ, rhs, dz, W) and _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept,
+                                                            z, dz, phi0, 1, work):
+                    ok = True
+                    break
+                mu *= 10.0
         it += 1
-        if not accepted:
+        if not ok:
             return res, it, False
         for i in range(n):
             z[i] = zt[i]
@@ -708,15 +742,46 @@ def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, w
     if lam >= lam_hi:
         lam_hi = lam
     lam_floor = lam if lam > 0.0 else lam_hi * 1e-12
+    if lam > 0.0:
+        # most points converge by Newton straight from the large-lambda guess
+        _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z)
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, 30, TOL, work)
+        total += it
+        if ok or res <= ACCEPT:
+            return res, total, OK
     _first_guess(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z)
     res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z, MAX_NEWTON, TOL, work)
     total += it
-    if not (ok or res <= ACCEPT):
-        return res, total, NOT_CONVERGED
+    if ok or res <= ACCEPT:
+        res, total = _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, intercept, z,
+                               work, total)
+        if res <= ACCEPT:
+            return res, total, OK
+    # last resort: the damped fixed point of docs/erm.md (slow, but it only
+    # needs the moments), then Newton from where it stops
+    _first_guess(A, pri, lab, kind, om, io, De, gamma, max(lam, lam_floor), intercept, z)
+    collapsed, it = _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, 5000, work[2])
+    total += it
+    if collapsed:
+        for k in range(K):
+            if kind[k] != HINGE:
+                return np.inf, total, NOT_CONVERGED   # only a non-smooth loss has w = 0 as minimiser
+        return 0.0, total, TRIVIAL
+    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+    total += it
+    return res, total, OK if (ok or res <= ACCEPT) else NOT_CONVERGED
+
+
+@njit(cache=True, nogil=True)
+def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, intercept, z, work, total):
+    """Follow lambda from lam_hi (z solved there) down to lam with the
+    tangent predictor, adapting the step.  Returns (residual, iterations)."""
+    n = z.size
     dzt = np.empty(n)
+    zsave = np.empty(n)
     cur = lam_hi
     step = math.log(10.0)          # log-lambda step, adapted
-    zsave = np.empty(n)
+    res = np.inf
     for _ in range(MAX_CONTINUATION):
         if cur <= lam_floor * (1.0 + 1e-12):
             break
@@ -739,16 +804,111 @@ def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, w
             system(A, pri, lab, kind, om, io, De, gamma, cur, intercept, z, work[0], work[1], work[2],
                    work[3], False)
             if step < 1e-3:
-                return res, total, NOT_CONVERGED
-    if lam == 0.0:
-        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, 0.0, intercept, z, MAX_NEWTON, TOL, work)
-        total += it
-        if not (ok or res <= ACCEPT):
-            return res, total, NOT_CONVERGED
-    else:
-        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
-        total += it
-    return res, total, OK if (ok or res <= ACCEPT) else NOT_CONVERGED
+                return np.inf, total
+    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+    return res, total + it
+
+
+@njit(cache=True, nogil=True)
+def _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom):
+    """(sum pi y e1, its derivative in b) at intercept b."""
+    K, r = A.shape
+    s = 0.0
+    ds = 0.0
+    for k in range(K):
+        c = b
+        for i in range(r):
+            c += A[k, i] * theta[i]
+        moments(kind[k], om[k], io[k], De[k], lab[k] * c, q, V, mom[k])
+        s += pri[k] * lab[k] * mom[k, E1]
+        ds += pri[k] * mom[k, E1C]
+    return s, ds
+
+
+@njit(cache=True, nogil=True)
+def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, mom):
+    """Damped fixed-point iteration (docs/erm.md): b from (S4) (bracketed
+    Newton; the sum is non-increasing in b), then V <- gamma/(lam + Vhat),
+    theta <- (S3), alpha <- (S2), damped by 1/2 (geometrically for V and
+    alpha).  Returns (collapsed, iterations): collapsed means w -> 0 (q and V
+    fell by 1e-12), the trivial minimiser a non-smooth loss can have."""
+    K, r = A.shape
+    n = z.size
+    la, b, lv = _unpack(z, r, intercept)
+    alpha = math.exp(la)
+    V = math.exp(lv)
+    theta = z[:r].copy()
+    q0 = math.sqrt(theta @ theta + alpha * alpha)
+    it = 0
+    for it in range(1, max_iter + 1):
+        q = math.sqrt(theta @ theta + alpha * alpha)
+        if q < 1e-12 * q0:
+            for i in range(r):
+                z[i] = 0.0
+            z[r] = -np.inf
+            if intercept:
+                z[r + 1] = b
+            z[n - 1] = -np.inf
+            return True, it
+        if intercept:
+            lo = b - 1.0
+            hi = b + 1.0
+            for _ in range(200):
+                s, _d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, lo, mom)
+                if s > 0.0:
+                    break
+                lo -= 2.0 * (hi - lo)
+            for _ in range(200):
+                s, _d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, hi, mom)
+                if s < 0.0:
+                    break
+                hi += 2.0 * (hi - lo)
+            for _ in range(100):
+                s, d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom)
+                if s > 0.0:
+                    lo = b
+                elif s < 0.0:
+                    hi = b
+                else:
+                    break
+                bn = b - s / d if d < 0.0 else 0.5 * (lo + hi)
+                if not (lo < bn < hi):
+                    bn = 0.5 * (lo + hi)
+                if abs(bn - b) <= 1e-14 * (1.0 + abs(b)) or hi - lo <= 1e-14 * (1.0 + abs(b)):
+                    b = bn
+                    break
+                b = bn
+        S2 = 0.0
+        Sd = 0.0
+        for k in range(K):
+            c = b
+            for i in range(r):
+                c += A[k, i] * theta[i]
+            moments(kind[k], om[k], io[k], De[k], lab[k] * c, q, V, mom[k])
+            S2 += pri[k] * mom[k, E2]
+            Sd += pri[k] * mom[k, ED]
+        Vn = gamma / (lam + Sd / V)
+        change = 0.0
+        for i in range(r):
+            acc = 0.0
+            for k in range(K):
+                acc += A[k, i] * pri[k] * lab[k] * mom[k, E1]
+            tn = 0.5 * (theta[i] + Vn / gamma * acc)
+            change = max(change, abs(tn - theta[i]) / max(q, 1e-300))
+            theta[i] = tn
+        an = math.sqrt(alpha * Vn * math.sqrt(S2 / gamma))
+        change = max(change, abs(math.log(an / alpha)), abs(0.5 * math.log(Vn / V)))
+        alpha = an
+        V = math.sqrt(V * Vn)
+        if change < 1e-12:
+            break
+    for i in range(r):
+        z[i] = theta[i]
+    z[r] = math.log(alpha)
+    if intercept:
+        z[r + 1] = b
+    z[n - 1] = math.log(V)
+    return False, it
 
 
 @njit(cache=True, nogil=True)
@@ -806,8 +966,19 @@ def sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss
     mom = np.empty((K, NMOM))
     V_out = np.empty(1)
     for p in range(Z.shape[0]):
-        if not np.isfinite(Z[p, Z.shape[1] - 1]):
+        if Z[p, r] == -np.inf:
+            # w = 0 (TRIVIAL): every margin is y_k b; the prox is the identity (V = 0)
+            q[p] = 0.0
+            b = Z[p, r + 1] if intercept else 0.0
+            for k in range(K):
+                C[p, k] = lab[k] * b
+                terr[p, k] = 1.0 if C[p, k] < 0.0 else 0.0
+                tloss[p, k] = 0.0
+                if kind[k] == HINGE:
+                    tloss[p, k] = om[k] * max(De[k] - C[p, k], 0.0)
             continue
+        if not np.isfinite(Z[p, Z.shape[1] - 1]):
+            continue          # not solved (no minimiser at lam = 0)
         c, qq = outputs(A, pri, lab, kind, om, io, De, intercept, Z[p], V_out, mom)
         q[p] = qq
         for k in range(K):

@@ -257,7 +257,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
                          np.ascontiguousarray(g_flat[idx]), np.ascontiguousarray(l_flat[idx]), intercept,
                          Zs, it_s, res_s, st_s)
         Z[idx], iters[idx], res[idx], status[idx] = Zs, it_s, res_s, st_s
-    bad = status != _eng.OK
+    bad = (status != _eng.OK) & (status != _eng.TRIVIAL)
     if bad.any():
         i = int(np.argmax(bad))
         raise ConvergenceError(f"ERM solve failed at gamma = {g_flat[i]:.6g}, lam = {l_flat[i]:.6g} "
@@ -273,10 +273,12 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     alpha = np.exp(Z[:, r])
     b = Z[:, r + 1] if intercept else np.where(exists, 0.0, np.nan)
     V = np.exp(Z[:, n - 1])
-    with np.errstate(invalid="ignore"):
-        rho = theta / q[:, None]
+    trivial = status == _eng.TRIVIAL
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(trivial[:, None], 0.0, theta / q[:, None])
         proj = rho @ A.T
-        errors = Q(C / q[:, None])
+        # w = 0: the constant classifier sign(b) (a coin flip where b = 0)
+        errors = np.where(trivial[:, None], np.where(C > 0, 0.0, np.where(C < 0, 1.0, 0.5)), Q(C / q[:, None]))
 
     def shaped(a, tail=()):
         out = np.asarray(a).reshape(shape + tail)

@@ -258,6 +258,19 @@ class ClusterLosses:
     def n_clusters(self) -> int:
         return self.kind.size
 
+    def as_list(self) -> list:
+        """One scalar :class:`Loss` per cluster (what the sample fitters take)."""
+        out = []
+        for k in range(self.kind.size):
+            om, De = float(self.omega[k]), float(self.Delta[k])
+            if self.kind[k] == VS:
+                out.append(VSLoss(om, float(self.iota[k]), De, name=self.name))
+            elif self.kind[k] == HINGE:
+                out.append(HingeLoss(om, De, name=self.name))
+            else:
+                out.append(SquareLoss(om, De, name=self.name))
+        return out
+
     @property
     def implied_margins(self) -> np.ndarray:
         """Margins of the max-margin limit: 1/Delta (VS), Delta (hinge)."""
@@ -354,6 +367,10 @@ def cluster_losses(loss, K: int, labels: Sequence[float] | None = None) -> Clust
     model with more than two clusters is read per class: entry 0 for the
     clusters of label +1, entry 1 for label -1 (the paper's presets are per
     class)."""
+    if isinstance(loss, ClusterLosses):
+        if loss.n_clusters != K:
+            raise ValueError(f"loss: has {loss.n_clusters} per-cluster entries; the model has {K} clusters")
+        return loss
     items = _as_losses(loss, K)
     if len(items) == 1:
         item = items[0]
