@@ -13,7 +13,10 @@ Measures (medians of repeats):
   formulation: quadrature for E[(G + t)_-^2], constrained minimisation over
   (rho, b) with ||rho|| <= 1 (SLSQP), a bracketing root (brentq) in q;
 * (ii) the mpmath reference path (asymptotics.reference), and the largest
-  relative difference to it on q, b/q, R+ and R-.
+  relative difference to it on q, b/q, R+ and R-;
+* regularised ERM: single cold points (engine and API) against a SciPy
+  implementation of the same fixed-point equations
+  (scripts/erm_scipy_baseline.py), and a sweep along lambda.
 Prints a Markdown table.
 """
 from __future__ import annotations
@@ -176,6 +179,67 @@ def covariance_rows(repeats):
             ("general covariance, 1,000-atom spectrum: `separability_threshold`", f"{t_thr * 1e3:.2f} ms")]
 
 
+def erm_rows(repeats, quick):
+    """Regularised ERM: one cold point through the engine and through the API,
+    against the SciPy implementation of the same equations (the prototype's
+    algorithm: damped fixed point + MINPACK polish, scripts/erm_scipy_baseline.py)
+    on the same points, and the largest relative difference of q, b and the
+    per-cluster errors."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from erm_scipy_baseline import solve as scipy_erm
+
+    from asymptotics import _erm_engine
+    from asymptotics.losses import HingeLoss, SquareLoss, resolve_loss
+
+    anti = asy.LabelGMM.antipodal(0.1, 2.0)
+    nonsep = asy.LabelGMM(0.1, [3.0, 0.0], [0.0, 1.5])
+    gs = asy.separability_threshold(nonsep)
+    k4 = asy.ClusterGMM([0.1, 0.2, 0.3, 0.4], [1, -1, 1, -1],
+                        [[2.0, 0.0, 0.5], [0.0, 1.0, 0.0], [-0.5, 1.0, 1.0], [1.0, -1.0, 0.3]])
+    cases = [("CE, K = 2, λ = 1e-3", anti, 2.0, "CE", 1e-3),
+             ("CE, K = 2, λ = 1e-2", anti, 2.0, "CE", 1e-2),
+             ("CE, K = 2, λ = 0.1", anti, 2.0, "CE", 0.1),
+             ("CE, K = 2, λ = 1", anti, 2.0, "CE", 1.0),
+             ("VS (δ = 3), K = 2, λ = 1e-3", anti, 2.0, ("VS", 3.0), 1e-3),
+             ("CE, K = 4, λ = 1e-2", k4, 1.5, resolve_loss(asy.VSLoss(), k4), 1e-2),
+             ("hinge Δ = (3, 1), K = 2, λ = 0.05", anti, 2.0, HingeLoss(Delta=[3.0, 1.0]), 0.05),
+             ("square, K = 2, λ = 0.05", anti, 2.0, SquareLoss(), 0.05),
+             ("CE, λ = 0 at γ = 0.6 γ⋆", nonsep, 0.6 * gs, "CE", 0.0),
+             ("CE, λ = 0 at γ = 0.95 γ⋆", nonsep, 0.95 * gs, "CE", 0.0)]
+    names = {0: "vs", 1: "hinge", 2: "square"}
+    rows = []
+    for label, model, gamma, loss, lam in cases:
+        cl = resolve_loss(loss, model)
+        A = np.ascontiguousarray(model.factor)
+        n = A.shape[1] + 3
+        args = (A, model.priors, model.labels, cl.kind, cl.omega, cl.iota, cl.Delta, np.array([gamma]),
+                np.array([lam]), True, np.empty((1, n)), np.empty(1, dtype=np.int64), np.empty(1),
+                np.empty(1, dtype=np.int64))
+        _erm_engine.solve_sweep(*args)
+        t_engine = median_time(lambda: _erm_engine.solve_sweep(*args), 5 * repeats)
+        ours = asy.erm(model, gamma, cl, lam)
+        t_api = median_time(lambda: asy.erm(model, gamma, cl, lam), 5 * repeats)
+        kinds = [names[int(k)] for k in cl.kind]
+        call = (lambda: scipy_erm(model.priors, model.labels, model.gram, gamma, lam, kinds, cl.omega, cl.iota,
+                                  cl.Delta, True))
+        base = call()
+        t_base = median_time(call, 1 if quick else 3)
+        exact = [base["q"], base["b"], *base["errors"]]
+        fast = [float(ours.q), float(ours.b), *np.asarray(ours.errors)]
+        diff = max(abs(f - e) / max(abs(e), 1e-300) for f, e in zip(fast, exact))
+        rows.append((f"ERM {label}: engine / `erm` API / SciPy baseline",
+                     f"{t_engine * 1e3:.3f} ms / {t_api * 1e3:.3f} ms / {t_base * 1e3:.0f} ms "
+                     f"(×{t_base / t_engine:,.0f}; rel. diff {diff:.1e}; {int(ours.iterations)} Newton it.)"))
+    lams = np.logspace(1, -8, 200)
+    asy.erm(anti, 2.0, "CE", lams)
+    t_sweep = median_time(lambda: asy.erm(anti, 2.0, "CE", lams), repeats)
+    res = asy.erm(anti, 2.0, "CE", lams)
+    rows.append(("ERM CE sweep along λ = 10 … 1e-8 (200 points, warm-started), per point",
+                 f"{t_sweep / lams.size * 1e3:.3f} ms (max residual {np.max(res.residual):.1e}, "
+                 f"max {int(np.max(res.iterations))} Newton it.)"))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -249,7 +313,7 @@ def main():
     print(f"| (i) largest relative difference to ours (q, R+, R-) | {base_diff:.1e} |")
     print(f"| (ii) mpmath reference (40 digits), per point | {mpt * 1e3:.0f} ms |")
     print(f"| (ii) largest relative difference to ours (q, b/q, R+, R-) | {mp_diff:.1e} |")
-    for name, value in covariance_rows(repeats) + simulation_rows(repeats):
+    for name, value in erm_rows(repeats, args.quick) + covariance_rows(repeats) + simulation_rows(repeats):
         print(f"| {name} | {value} |")
 
 
