@@ -119,6 +119,30 @@ def emit(rows: list, fmt: str, out=None) -> None:
     out.write(text_table(keys, [[cell(r[k]) for k in keys] for r in rows]) + "\n")
 
 
+_LOSSES = {"ce": "CE", "wce": "wCE", "la": "LA", "la-log": "LA-log", "ldam": "LDAM", "cdt": "CDT", "vs": "VS",
+           "vs-w": "VS-w", "hinge": "hinge", "square": "square"}
+
+
+def _loss_name(args) -> str:
+    name = _LOSSES.get(str(args.loss).lower())
+    if name is None:
+        raise UsageError(f"--loss: unknown loss {args.loss!r}; one of {', '.join(_LOSSES)}")
+    return name
+
+
+def _loss_for(name: str, model, delta: float):
+    """The loss a CLI name means at margin ratio delta: presets take delta
+    (CDT, VS, VS-w); the hinge asks margin delta of the minority class
+    (label model) or group (group model) and 1 of the rest; square ignores it."""
+    from .group import group_margins
+    from .losses import HingeLoss
+    if name == "hinge":
+        if hasattr(model, "group_priors"):
+            return HingeLoss(Delta=group_margins(model, delta).reshape(-1))
+        return HingeLoss(Delta=[delta, 1.0])
+    return (name, delta) if name not in ("square",) else name
+
+
 def _grid(args):
     g = parse_values(args.gamma, "gamma")
     d = parse_values(args.delta, "delta") if getattr(args, "delta", None) is not None else np.array([1.0])
@@ -131,6 +155,8 @@ def cmd_predict(args):
     from .group import gs_svm
     from .label import cs_svm
     model = build_model(args)
+    if args.loss is not None or args.lam is not None:
+        return _predict_erm(args, model)
     g, d = _grid(args)
     rows = []
     if args.model == "label":
@@ -145,6 +171,38 @@ def cmd_predict(args):
                          "R_+1": s.R_yg[i, 0, 0], "R_+2": s.R_yg[i, 0, 1], "R_-1": s.R_yg[i, 1, 0],
                          "R_-2": s.R_yg[i, 1, 1], "R": s.R[i], "R_bal": s.R_bal[i], "DEO": s.DEO[i],
                          "worst": s.worst[i], "residual": s.residual[i]})
+    return rows
+
+
+def _metric_columns(model, res, i):
+    if hasattr(model, "group_priors"):
+        R = res.R_yg[i]
+        return {"R_+1": R[0, 0], "R_+2": R[0, 1], "R_-1": R[1, 0], "R_-2": R[1, 1], "R": res.R[i],
+                "R_bal": res.R_bal[i], "DEO": res.DEO[i], "worst": res.worst[i]}
+    return {"R_plus": res.R_plus[i], "R_minus": res.R_minus[i], "R_bal": res.R_bal[i], "R": res.R[i]}
+
+
+def _predict_erm(args, model):
+    from .erm import erm
+    if args.loss is None or args.lam is None:
+        raise UsageError("--loss and --lam go together (regularised ERM), e.g. --loss cdt --lam 1e-3")
+    name = _loss_name(args)
+    g = parse_values(args.gamma, "gamma")
+    lam = parse_values(args.lam, "lam")
+    rows = []
+    for d in parse_values(args.delta, "delta"):
+        G, L = np.meshgrid(g, lam, indexing="ij")
+        r = erm(model, G.ravel(), _loss_for(name, model, float(d)), L.ravel(), intercept=not args.no_intercept,
+                on_nonseparable="nan")
+        pri = model.priors
+        for i in range(G.size):
+            row = {"gamma": G.ravel()[i], "lam": L.ravel()[i], "delta": d, "q": r.q[i], "b": r.b[i]}
+            row.update(_metric_columns(model, r, i))
+            row["train_error"] = float(pri @ r.train_error[i])
+            row["train_loss"] = float(pri @ r.train_loss[i])
+            row["residual"] = r.residual[i]
+            row["exists"] = bool(r.exists[i])      # False: lam = 0 has no minimiser there (NaN row)
+            rows.append(row)
     return rows
 
 
@@ -185,13 +243,32 @@ def cmd_simulate(args):
     from .simulate import monte_carlo
     model = build_model(args)
     g, d = _grid(args)
-    r = monte_carlo(model, g, d, n=args.n, trials=args.trials, method=args.method,
+    lam = None
+    method = args.method
+    if args.loss is not None or args.lam is not None:
+        if args.loss is None or args.lam is None:
+            raise UsageError("--loss and --lam go together (regularised ERM), e.g. --loss cdt --lam 1e-3")
+        name = _loss_name(args)
+        lam_values = parse_values(args.lam, "lam")
+        G, D, L = np.meshgrid(parse_values(args.gamma, "gamma"), parse_values(args.delta, "delta"), lam_values,
+                              indexing="ij")
+        g, d, lam = G.ravel(), D.ravel(), L.ravel()
+        if name == "hinge":
+            method = _loss_for(name, model, float(d[0]))
+            if np.unique(d).size > 1:
+                raise UsageError("--delta: the hinge takes one margin ratio per run")
+        else:
+            method = name
+    r = monte_carlo(model, g, d, n=args.n, trials=args.trials, method=method,
                     intercept=not args.no_intercept, seed=args.seed, n_jobs=args.jobs,
-                    progress=not args.json and not args.csv)
+                    progress=not args.json and not args.csv, lam=lam)
     names = [k for k in ("R_plus", "R_minus", "R_bal", "R", "DEO", "worst") if k in r.mean]
     rows = []
     for i in range(g.size):
-        row = {"gamma": g[i], "delta": d[i], "d": int(r.d[i]), "valid": int(r.n_valid[i])}
+        row = {"gamma": g[i], "delta": d[i]}
+        if lam is not None:
+            row["lam"] = lam[i]
+        row.update({"d": int(r.d[i]), "valid": int(r.n_valid[i])})
         for k in names:
             row[k] = r.mean[k][i]
             row[k + "_se"] = r.se[k][i]
@@ -244,6 +321,10 @@ def build_parser():
     _model_options(p)
     p.add_argument("--gamma", required=True, help="d/n: number, list or range")
     p.add_argument("--delta", default="1", help="margin ratio: number, list or range (default 1)")
+    p.add_argument("--loss", help="regularised ERM instead of the max-margin limit: ce, wce, la, la-log, ldam, cdt, "
+                                  "vs, vs-w (the paper's VS-loss presets; cdt/vs/vs-w use --delta), hinge "
+                                  "(margin --delta for the minority), square; needs --lam")
+    p.add_argument("--lam", help="ridge lambda >= 0 for --loss: number, list or range")
     _format_options(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("threshold", help="separability threshold gamma* (with and without intercept)")
@@ -269,6 +350,8 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2, help="parallel workers")
     p.add_argument("--method", default="svm", help="svm (exact) or a VS-loss preset (label): CDT, LA, ...")
+    p.add_argument("--loss", help="simulate regularised ERM with this loss (as predict --loss); needs --lam")
+    p.add_argument("--lam", help="ridge lambda >= 0 for --loss: number, list or range")
     _format_options(p)
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("figures", help="regenerate every figure (the main job)")

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .erm import erm, erm_path
 from .group import gs_svm
 from .label import cs_svm
 from .models import GroupGMM, LabelGMM
 from .solver import separability_threshold
 from .tuning import DeltaWarning, delta_equal_opportunity, delta_min_error, delta_star
 
-__all__ = ["figure_2a", "figure_2bc", "figure_3a", "figure_3b", "make_all",
+__all__ = ["figure_2a", "figure_2bc", "figure_3a", "figure_3b", "figure_regularisation_path",
+           "figure_erm_gamma", "make_all", "ERM_MODEL",
            "FIG3A_MODEL", "FIG2_DELTA_CAP", "fig3b_model", "fig2_means"]
 
 # Fig. 2(a): largest margin ratio used where delta* is infinite (no intercept,
@@ -28,6 +30,11 @@ __all__ = ["figure_2a", "figure_2bc", "figure_3a", "figure_3b", "make_all",
 FIG2_DELTA_CAP = 50.0
 # Fig. 3(a): pi = 0.05 (the paper's), antipodal means of norm 2 (our choice).
 FIG3A_MODEL = LabelGMM.antipodal(0.05, 2.0)
+
+
+# Regularised-ERM figures: pi = 0.1, orthogonal means of norms 2 and 1
+# (separability threshold 0.125 with an intercept), intercept on.
+ERM_MODEL = LabelGMM(0.1, [2.0, 0.0], [0.0, 1.0])
 
 
 def fig3b_model() -> GroupGMM:
@@ -131,9 +138,19 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
                 th["svm_" + k][i] = getattr(svm, k)
                 th["cs_" + k][i] = getattr(cs, k)
     # delta for the CDT markers: the line's at each p (below the edge, where
-    # there is no theory, the first separable p's)
+    # there is no max-margin theory, the first separable p's)
     first = int(np.argmax(separable))
     dstar_p = {int(p): float(th["delta_used"][p - 1] if separable[p - 1] else th["delta_used"][first]) for p in ps}
+    # below the edge: the unregularised (lam = 0) minimisers GD converges to
+    band_losses = {"CDT": vs_preset("CDT", prior, float(th["delta_used"][first])), "LDAM": vs_preset("LDAM", prior),
+                   "LA": vs_preset("LA", prior)}
+    for name, loss in band_losses.items():
+        for k in ("R_bal", "R", "R_plus", "R_minus"):
+            th[f"erm0_{name}_{k}"] = np.full(p_fine.size, np.nan)
+        for i in np.flatnonzero(~separable):
+            r = erm(model.restrict(int(p_fine[i])), p_fine[i] / n, loss, 0.0, intercept=False)
+            for k in ("R_bal", "R", "R_plus", "R_minus"):
+                th[f"erm0_{name}_{k}"][i] = getattr(r, k)
     args = []
     for p in ps:
         losses = {"CDT": vs_preset("CDT", prior, dstar_p[int(p)]), "LDAM": vs_preset("LDAM", prior),
@@ -159,6 +176,9 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
         ax.axvspan(0, edge, color="0.9", label=f"not separable (γ < {edge:.2f})")
         ax.plot(gamma_fine, th["svm_" + key], "k-", lw=1.5, label="SVM (theory)")
         ax.plot(gamma_fine, th["cs_" + key], "r-", lw=1.5, label=f"CS-SVM at min(δ⋆, {FIG2_DELTA_CAP:g}) (theory)")
+        for name in ("CDT", "LDAM", "LA"):
+            ax.plot(gamma_fine, th[f"erm0_{name}_{key}"], "--", color=colors[name], lw=1.2,
+                    label=f"{name}, unregularised minimiser (theory)")
         for name in ("CDT", "LDAM", "LA"):
             ax.errorbar(gamma_sim, sim[name][key], yerr=sim[name][key + "_se"], fmt=markers[name],
                         color=colors[name], ms=4, capsize=2, lw=0.8, label=f"{name}, GD ({runs} runs)")
@@ -358,10 +378,106 @@ def figure_3b(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     return {"gammas": gammas, "deltas": deltas, "theory": theory, "mc": mc, "model": model, "files": files}
 
 
+# ------------------------------------------------------------------ regularised ERM
+def _erm_mc(model, gammas, loss, lams, n, trials, n_jobs, seed, delta=1.0):
+    from .simulate import monte_carlo
+    return monte_carlo(model, np.asarray(gammas, float), delta, n=n, trials=trials, method=loss,
+                       lam=np.asarray(lams, float), seed=seed, n_jobs=n_jobs, progress=False)
+
+
+def figure_regularisation_path(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> dict:
+    """Balanced error against the ridge lambda (1e-6 ... 10) for CE, LA, CDT
+    and VS on ERM_MODEL at gamma = 1 (above gamma* = 0.125), intercept on,
+    CDT and VS with delta = delta*(gamma); Monte-Carlo markers (exact ERM
+    fits) at a few lambda; the max-margin limits (SVM for CE and LA, CS-SVM
+    at delta* for CDT and VS) as horizontal lines: Theorem 1 of the paper,
+    and how slowly it is reached."""
+    plt = _plt()
+    model, gamma = ERM_MODEL, 1.0
+    dstar = float(delta_star(model, gamma).delta)
+    losses = {"CE": "CE", "LA": "LA", "CDT": ("CDT", dstar), "VS": ("VS", dstar)}
+    lams = np.logspace(1, -6, 57)
+    paths = {name: erm_path(model, gamma, loss, lam=lams) for name, loss in losses.items()}
+    svm, cs = cs_svm(model, gamma, 1.0), cs_svm(model, gamma, dstar)
+    sim_lams = [1e-2, 1.0] if quick else [1e-3, 1e-2, 1e-1, 1.0]
+    n, trials = (200, 4) if quick else (400, 12)
+    mc = {}
+    for name, loss in losses.items():
+        base, dl = (loss if isinstance(loss, str) else loss[0]), (1.0 if isinstance(loss, str) else loss[1])
+        mc[name] = _erm_mc(model, [gamma], base, np.array(sim_lams)[:, None], n, trials, n_jobs, seed, delta=dl)
+    colors = {"CE": "0.35", "LA": "k", "CDT": "tab:red", "VS": "tab:purple"}
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for name, path in paths.items():
+        ax.plot(lams, path.erm.R_bal, color=colors[name], label=f"{name} (theory)")
+        r = mc[name]
+        ax.errorbar(sim_lams, r.mean["R_bal"][:, 0], yerr=r.se["R_bal"][:, 0], fmt="o", color=colors[name], ms=4,
+                    capsize=2)
+    ax.axhline(float(svm.R_bal), color="0.35", ls=":", lw=1.2, label="SVM: λ → 0 limit of CE, LA")
+    ax.axhline(float(cs.R_bal), color="tab:red", ls=":", lw=1.2, label=f"CS-SVM (δ⋆ = {dstar:.2f}): limit of CDT, VS")
+    ax.errorbar([], [], yerr=[], fmt="o", color="0.4", label=f"exact ERM fits, n = {n}, mean ± SE ({trials} runs)")
+    ax.set_xscale("log")
+    ax.set_xlabel("ridge λ (weight decay)")
+    ax.set_ylabel("balanced test error R_bal")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"Regularisation path: π = {model.prior}, |μ+| = 2, |μ−| = 1 orthogonal, γ = {gamma:g} "
+                 f"(γ⋆ = {separability_threshold(model):.3f}), intercept on", fontsize=9)
+    files = _save(fig, Path(out), "erm_regularisation_path")
+    return {"lams": lams, "paths": paths, "svm": svm, "cs": cs, "delta_star": dstar, "mc": mc,
+            "sim_lams": sim_lams, "files": files}
+
+
+def figure_erm_gamma(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> dict:
+    """Balanced error against gamma across the separability threshold for
+    CE and CDT (delta = 3) at lambda = 1e-3 and 0.1 on ERM_MODEL, intercept
+    on: one theory curve through both regimes, the unregularised (lambda = 0)
+    minimisers below gamma*, Monte-Carlo markers at a few gamma."""
+    plt = _plt()
+    model = ERM_MODEL
+    gs = separability_threshold(model)
+    gammas = np.geomspace(0.02, 5.0, 60)
+    curves = {}
+    for name, loss in (("CE", "CE"), ("CDT (δ = 3)", ("CDT", 3.0))):
+        for lam in (1e-3, 0.1):
+            curves[(name, lam)] = erm(model, gammas, loss, lam).R_bal
+        below = gammas[gammas < 0.98 * gs]
+        curves[(name, 0.0)] = (below, erm(model, below, loss, 0.0).R_bal)
+    sim_g = [0.05, 0.5, 2.0] if not quick else [0.5, 2.0]
+    n, trials = (200, 4) if quick else (400, 12)
+    mc = {}
+    for name, base, dl in (("CE", "CE", 1.0), ("CDT (δ = 3)", "CDT", 3.0)):
+        mc[name] = _erm_mc(model, np.array(sim_g)[:, None], base, np.array([1e-3, 0.1])[None, :], n, trials,
+                           n_jobs, seed, delta=dl)
+    colors = {"CE": "0.35", "CDT (δ = 3)": "tab:red"}
+    styles = {1e-3: "-", 0.1: "--"}
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    ax.axvspan(gammas[0], gs, color="0.9", label=f"not separable (γ < γ⋆ = {gs:.3f})")
+    for (name, lam), val in curves.items():
+        if lam == 0.0:
+            ax.plot(val[0], val[1], ":", color=colors[name], lw=1.5, label=f"{name}, λ = 0 (exists for γ < γ⋆)")
+        else:
+            ax.plot(gammas, val, styles[lam], color=colors[name], label=f"{name}, λ = {lam:g}")
+    for name, r in mc.items():
+        for j, lam in enumerate((1e-3, 0.1)):
+            ax.errorbar(sim_g, r.mean["R_bal"][:, j], yerr=r.se["R_bal"][:, j], fmt="o" if lam < 0.01 else "s",
+                        color=colors[name], ms=4, capsize=2, mfc="none" if lam > 0.01 else None)
+    ax.errorbar([], [], yerr=[], fmt="o", color="0.4", label=f"exact ERM fits, n = {n} (●: λ = 1e-3, □: λ = 0.1)")
+    ax.set_xscale("log")
+    ax.set_xlabel("γ = d / n")
+    ax.set_ylabel("balanced test error R_bal")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"Regularised ERM across the separability threshold: π = {model.prior}, |μ+| = 2, |μ−| = 1 "
+                 "orthogonal, intercept on", fontsize=9)
+    files = _save(fig, Path(out), "erm_across_threshold")
+    return {"gammas": gammas, "curves": curves, "gamma_star": gs, "mc": mc, "sim_gammas": sim_g, "files": files}
+
+
 def make_all(out="figures", quick=False, n_jobs=2, progress=True) -> dict:
     """Regenerate every figure into ``out``; returns {name: (data, seconds)}."""
     results = {}
-    for name, fn in (("fig2a", figure_2a), ("fig2bc", figure_2bc), ("fig3a", figure_3a), ("fig3b", figure_3b)):
+    for name, fn in (("fig2a", figure_2a), ("fig2bc", figure_2bc), ("fig3a", figure_3a), ("fig3b", figure_3b),
+                     ("erm_path", figure_regularisation_path), ("erm_gamma", figure_erm_gamma)):
         t0 = time.perf_counter()
         data = fn(out=out, quick=quick, n_jobs=n_jobs, progress=progress)
         results[name] = (data, time.perf_counter() - t0)

@@ -4,3 +4,4 @@ from .sampling import Sample, classifier_errors, embedded_means, empirical_error
 from .svm import MaxMarginFit, fit_max_margin, is_separable
 from .vsloss import PRESETS, TrainResult, VSLoss, train_vs, vs_preset
 from .montecarlo import MonteCarloResult, cluster_margins, monte_carlo
+from .erm import ERMFit, SeparableSampleError, fit_erm

@@ -2,7 +2,8 @@ r"""Theory against simulation: Monte-Carlo sweeps side by side with the
 asymptotic predictions.
 
 Each trial draws ``n`` samples in ``d = round(gamma n)`` dimensions, trains
-the classifier (exact max-margin, or a VS-loss by normalised GD) and scores it
+the classifier (exact max-margin, a VS-loss by normalised GD, or the exact
+regularised ERM minimiser of any loss when ``lam`` is given) and scores it
 *exactly* from the known means (:func:`~.sampling.classifier_errors`), so the
 only randomness is the training set's.  The prediction is evaluated at the
 realised ratio ``d / n``.
@@ -15,6 +16,7 @@ delta are smooth, and the CS-SVM shift identity holds trial by trial).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +28,8 @@ from ..models import ClusterGMM, GroupGMM, LabelGMM
 from ..solver import max_margin
 from .sampling import classifier_errors, sample
 from .svm import fit_max_margin
-from ..losses import PRESETS, VSLoss, vs_preset
+from ..erm import erm
+from ..losses import LOSS_NAMES, PRESETS, Loss, VSLoss, cluster_losses, resolve_loss, vs_preset
 from .vsloss import train_vs
 
 __all__ = ["MonteCarloResult", "monte_carlo", "cluster_margins"]
@@ -46,14 +49,22 @@ def cluster_margins(model: ClusterGMM, delta) -> np.ndarray:
     return margins
 
 
-def _metrics(model: ClusterGMM, errors: np.ndarray, q: float, b: float, scale_free: bool) -> dict:
+def _metrics(model: ClusterGMM, errors: np.ndarray, q: float, b: float, scale_free: bool,
+             extra: dict | None = None) -> dict:
     """The metrics the theory predicts, from per-cluster errors."""
     out = {"errors": errors}
     if not scale_free:
         out["q"] = q
         out["b"] = b
     out.update(model.metrics(errors))
+    out.update(extra or {})
     return out
+
+
+def _theory_erm(model, gamma, losses, lam, intercept):
+    r = erm(model, gamma, losses, lam, intercept)
+    return _metrics(model, np.asarray(r.errors), float(r.q), float(r.b), False,
+                    {"train_error": np.asarray(r.train_error), "train_loss": np.asarray(r.train_loss)})
 
 
 def _theory(model, gamma, margins, intercept, scale_free):
@@ -61,19 +72,21 @@ def _theory(model, gamma, margins, intercept, scale_free):
     return _metrics(model, np.asarray(s.errors), float(s.q), float(s.b), scale_free)
 
 
-def _trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key):
+def _trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key, lam=None):
     # One BLAS thread everywhere: the summation order, hence every last bit,
     # is then the same in the main process and in any worker (parallelism
     # comes from running trials side by side).
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key)
+        return _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key, lam)
 
 
-def _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key):
+def _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, key, lam=None):
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
     data = sample(model, n, d, rng)
+    if lam is not None:
+        return _erm_trial(model, data, loss, lam, intercept)
     if method == "svm":
         try:
             fit = fit_max_margin(data.X, data.y, margins[data.k], intercept=intercept)
@@ -89,6 +102,25 @@ def _run_trial(model, n, d, margins, method, loss, intercept, gd_options, seed, 
     return _metrics(model, errors, float(np.linalg.norm(w)), float(b), method != "svm")
 
 
+def _erm_trial(model, data, losses, lam, intercept):
+    from .erm import fit_erm
+    K = model.n_clusters
+    if intercept and np.unique(data.y).size < 2:
+        return None    # a one-class sample has no intercept minimiser
+    try:
+        fit = fit_erm(data.X, data.y, losses.as_list(), lam, clusters=data.k, intercept=intercept)
+    except NotSeparableError:
+        return None    # lam = 0 on a separable sample: no minimiser
+    margins = data.y * (data.X @ fit.w + fit.b)
+    counts = np.bincount(data.k, minlength=K).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        train_error = np.bincount(data.k, weights=(margins < 0), minlength=K) / counts
+        train_loss = np.bincount(data.k, weights=losses.value(margins, data.k), minlength=K) / counts
+    errors = classifier_errors(model, fit.w, fit.b)
+    return _metrics(model, errors, float(np.linalg.norm(fit.w)), float(fit.b), False,
+                    {"train_error": train_error, "train_loss": train_loss})
+
+
 @dataclass(frozen=True)
 class MonteCarloResult:
     """Simulation summary at each point of the (gamma, delta) sweep.
@@ -100,7 +132,9 @@ class MonteCarloResult:
     that was not separable).  Metrics: ``errors`` (per cluster), ``q``, ``b``
     (exact max-margin only: a GD-trained w has no scale), and the model's
     own (``R_plus``, ``R_minus``, ``R_bal``, ``R``; for groups also ``R_yg``,
-    ``DEO``, ``symm_DEO``, ``worst``).
+    ``DEO``, ``symm_DEO``, ``worst``); for regularised ERM (``lam`` given)
+    also ``train_error`` and ``train_loss`` per cluster (NaN entries for a
+    cluster without training samples are left out of the means).
     """
 
     gamma: np.ndarray
@@ -114,6 +148,7 @@ class MonteCarloResult:
     se: dict = field(repr=False)
     theory: dict = field(repr=False)
     trials: dict = field(repr=False)
+    lam: np.ndarray | None = None
 
     def z(self, name: str) -> np.ndarray:
         """(mean - theory) / se for a metric."""
@@ -143,7 +178,7 @@ class MonteCarloResult:
 
 def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="svm",
                 intercept: bool = True, seed: int = 0, n_jobs: int = 1, backend: str = "loky",
-                progress="auto", gd_options: dict | None = None) -> MonteCarloResult:
+                progress="auto", gd_options: dict | None = None, lam=None) -> MonteCarloResult:
     r"""Simulate the classifiers of the theory and put the predictions beside them.
 
     Parameters
@@ -152,18 +187,23 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
     gamma, delta : float or array_like (broadcast together)
         d/n and the margin parameter (CS-SVM delta, GS-SVM minority-group
         delta; for a plain ClusterGMM, ``delta`` is the K margins and is not
-        broadcast).
+        broadcast).  With ``lam``, ``delta`` is the margin ratio of a preset
+        loss (CDT, VS, VS-w) and is ignored by the others.
     n : int
         Training samples per trial.
     trials : int
         Trials per point.
     method : "svm", a preset name (label models: see
-        :func:`~.vsloss.vs_preset`) or a :class:`~.vsloss.VSLoss`
-        ``"svm"`` solves the max-margin problem exactly; otherwise the loss
-        is trained by normalised GD (no intercept) and compared with the
-        max-margin classifier it converges to (margins 1/Delta).
+        :func:`~asymptotics.losses.vs_preset`), ``"hinge"``, ``"square"`` or a
+        :class:`~asymptotics.losses.Loss`
+        ``"svm"`` solves the max-margin problem exactly.  Without ``lam`` a
+        VS-loss is trained by normalised GD (no intercept) and compared with
+        the max-margin classifier it converges to (margins 1/Delta); with
+        ``lam`` the regularised ERM of the loss is solved exactly
+        (:func:`~asymptotics.simulate.fit_erm`) and compared with
+        :func:`~asymptotics.erm`.
     intercept : bool
-        For ``"svm"`` only (GD trains without intercept).
+        For ``"svm"`` and regularised ERM (GD trains without intercept).
     seed : int
     n_jobs : int
         Parallel workers (joblib).
@@ -175,6 +215,9 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
     gd_options : dict
         Passed to :func:`~.vsloss.train_vs` (default: ``lr=1.0``,
         ``max_iter=20000``, ``gtol=0``: deep in the terminal phase).
+    lam : float or array_like, optional
+        Ridge of a regularised ERM (broadcast with gamma and delta); lam = 0
+        trials on a separable sample are counted invalid (no minimiser).
 
     Returns
     -------
@@ -191,6 +234,9 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
     if backend not in ("loky", "threading", "sequential", "dask"):
         raise ValueError(f"backend must be 'loky', 'threading', 'sequential' or 'dask', got {backend!r}")
     gamma = positive_array(gamma, "gamma")
+    if lam is not None:
+        return _monte_carlo_erm(model, gamma, delta, n, trials, method, intercept, seed, n_jobs, backend,
+                                progress, lam)
     plain = not isinstance(model, (LabelGMM, GroupGMM))
     if plain:
         margins_fixed = cluster_margins(model, delta)
@@ -226,10 +272,7 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
             margins = cluster_margins(model, dl)
         if method_name != "svm":
             point_loss = loss if loss is not None else vs_preset(method, model.prior, dl)
-            if point_loss.Delta.size != model.n_clusters:
-                raise ValueError(f"method: the loss has {point_loss.Delta.size} entries, the model "
-                                 f"{model.n_clusters} clusters")
-            margins = point_loss.implied_margins
+            margins = cluster_losses(point_loss, model.n_clusters, model.labels).implied_margins
         else:
             point_loss = None
         points.append((dim, margins))
@@ -237,9 +280,65 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
             tasks.append((j, t, dim, margins, point_loss))
 
     call = joblib.delayed(_trial)
-    jobs = (call(model, n, dim, margins, method_name, point_loss, intercept, opts, seed, (dim, t))
-            for j, t, dim, margins, point_loss in tasks)
-    show = (len(tasks) >= 200) if progress == "auto" else bool(progress)
+    jobs = [call(model, n, dim, margins, method_name, point_loss, intercept, opts, seed, (dim, t))
+            for j, t, dim, margins, point_loss in tasks]
+    outputs = _execute(jobs, backend, n_jobs, progress)
+    # theory at the realised d/n, same intercept convention as the simulation
+    theory_list = [_theory(model, dim / n, margins, intercept if method_name == "svm" else False,
+                           method_name != "svm") for dim, margins in points]
+    mean, se, theory, per_trial, n_valid = _summarise(tasks, outputs, theory_list, trials, shape, n,
+                                                      [p[0] for p in points], intercept)
+    dims = np.array([p[0] for p in points]).reshape(shape)
+    return MonteCarloResult(gamma=np.broadcast_to(gamma, shape).copy(), delta=np.broadcast_to(delta_arr, shape).copy(),
+                            n=n, d=dims, method=method_name, intercept=intercept if method_name == "svm" else False,
+                            n_valid=n_valid, mean=mean, se=se, theory=theory, trials=per_trial)
+
+
+def _monte_carlo_erm(model, gamma, delta, n, trials, method, intercept, seed, n_jobs, backend, progress, lam):
+    """monte_carlo for regularised ERM (``lam`` given): exact fits and erm() theory."""
+    lam = np.asarray(lam, dtype=float) if not isinstance(lam, np.ndarray) else lam
+    if lam.size == 0 or not np.all(np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
+    if isinstance(method, str) and method == "svm":
+        raise ValueError("method: with lam give a loss (a preset name, 'hinge', 'square' or a Loss), not 'svm'")
+    if not (isinstance(method, Loss) or (isinstance(method, str) and method in LOSS_NAMES)
+            or (isinstance(method, (list, tuple)) and method and all(isinstance(m, Loss) for m in method))):
+        raise ValueError(f"method must be one of {LOSS_NAMES} or a Loss when lam is given, got {method!r}")
+    named = isinstance(method, str)
+    delta_arr = positive_array(delta, "delta") if named else np.ones(())
+    try:
+        shape = np.broadcast_shapes(gamma.shape, delta_arr.shape, lam.shape)
+    except ValueError:
+        raise ValueError(f"gamma, delta and lam must broadcast together, got shapes {gamma.shape}, "
+                         f"{delta_arr.shape} and {lam.shape}") from None
+    g_flat, d_flat, l_flat = (np.broadcast_to(a, shape).reshape(-1) for a in (gamma, delta_arr, lam))
+    tasks, points = [], []
+    for j, (g, dl, lm) in enumerate(zip(g_flat, d_flat, l_flat)):
+        dim = max(1, int(round(g * n)))
+        losses = resolve_loss((method, float(dl)) if named else method, model)
+        points.append((dim, losses, float(lm)))
+        for t in range(trials):
+            tasks.append((j, t, dim, losses, float(lm)))
+    import joblib
+
+    call = joblib.delayed(_trial)
+    jobs = [call(model, n, dim, None, "erm", losses, intercept, None, seed, (dim, t), lm)
+            for j, t, dim, losses, lm in tasks]
+    outputs = _execute(jobs, backend, n_jobs, progress)
+    theory_list = [_theory_erm(model, dim / n, losses, lm, intercept) for dim, losses, lm in points]
+    mean, se, theory, per_trial, n_valid = _summarise(tasks, outputs, theory_list, trials, shape, n,
+                                                      [p[0] for p in points], intercept)
+    name = points[0][1].name
+    return MonteCarloResult(gamma=np.broadcast_to(gamma, shape).copy(), delta=np.broadcast_to(delta_arr, shape).copy(),
+                            n=n, d=np.array([p[0] for p in points]).reshape(shape), method=name, intercept=intercept,
+                            n_valid=n_valid, mean=mean, se=se, theory=theory, trials=per_trial,
+                            lam=np.broadcast_to(lam, shape).copy())
+
+
+def _execute(jobs: list, backend: str, n_jobs, progress) -> list:
+    """Run the trials (joblib, or the current dask.distributed client)."""
+    import joblib
+    show = (len(jobs) >= 200) if progress == "auto" else bool(progress)
     if backend == "dask":
         try:
             from distributed import get_client
@@ -248,20 +347,20 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
             raise ValueError("backend: 'dask' needs the dask extra and a running dask.distributed Client "
                              f"({exc})") from None
         with joblib.parallel_config(backend="dask"):
-            outputs = list(joblib.Parallel(n_jobs=-1)(jobs))
-    else:
-        runner = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-        outputs = runner(jobs)
-        if show:
-            from tqdm.auto import tqdm
-            outputs = tqdm(outputs, total=len(tasks), desc="Monte-Carlo trials")
-        outputs = list(outputs)
+            return list(joblib.Parallel(n_jobs=-1)(jobs))
+    runner = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+    outputs = runner(jobs)
+    if show:
+        from tqdm.auto import tqdm
+        outputs = tqdm(outputs, total=len(jobs), desc="Monte-Carlo trials")
+    return list(outputs)
 
-    # theory at the realised d/n, same intercept convention as the simulation
-    theory_list = [_theory(model, dim / n, margins, intercept if method_name == "svm" else False,
-                           method_name != "svm") for dim, margins in points]
+
+def _summarise(tasks, outputs, theory_list, trials, shape, n, dims, intercept):
+    """Means, standard errors, theory and raw trials per point and metric."""
     names = list(theory_list[0])
-    raw = {nm: np.full((len(points), trials) + np.shape(theory_list[0][nm]), np.nan) for nm in names}
+    P = len(theory_list)
+    raw = {nm: np.full((P, trials) + np.shape(theory_list[0][nm]), np.nan) for nm in names}
     for (j, t, *_), out in zip(tasks, outputs):
         if out is not None:
             for nm in names:
@@ -270,21 +369,19 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
     n_valid = valid.sum(axis=1)
     if np.any(n_valid == 0):
         j = int(np.argmin(n_valid))
-        raise NotSeparableError(float(points[j][0] / n), float("nan"), intercept)
+        raise NotSeparableError(float(dims[j] / n), float("nan"), intercept)
     mean, se, theory, per_trial = {}, {}, {}, {}
     for nm in names:
         vals = raw[nm]
-        m = np.nanmean(vals, axis=1)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN slices: a cluster never sampled
+            m = np.nanmean(vals, axis=1)
             sd = np.nanstd(vals, axis=1, ddof=1)
-        nv = n_valid.reshape((-1,) + (1,) * (vals.ndim - 2))
+            nv = np.sum(~np.isnan(vals), axis=1)
         s = np.where(nv > 1, sd / np.sqrt(np.maximum(nv, 1)), np.inf)
         tail = np.shape(theory_list[0][nm])
         mean[nm] = m.reshape(shape + tail)
         se[nm] = s.reshape(shape + tail)
         theory[nm] = np.array([th[nm] for th in theory_list]).reshape(shape + tail)
         per_trial[nm] = vals.reshape(shape + (trials,) + tail)
-    dims = np.array([p[0] for p in points]).reshape(shape)
-    return MonteCarloResult(gamma=np.broadcast_to(gamma, shape).copy(), delta=np.broadcast_to(delta_arr, shape).copy(),
-                            n=n, d=dims, method=method_name, intercept=intercept if method_name == "svm" else False,
-                            n_valid=n_valid.reshape(shape), mean=mean, se=se, theory=theory, trials=per_trial)
+    return mean, se, theory, per_trial, n_valid.reshape(shape)

@@ -1,0 +1,92 @@
+"""Regularised-ERM theory against exact ERM fits on sampled data.
+
+Every trial draws a fresh training set (seeded), solves the regularised ERM
+exactly (simulate.fit_erm: KKT residual <= 1e-10) and scores the classifier
+exactly from the known means; the theory is evaluated at the realised d/n.
+Agreement: |mean - theory| <= 4 SE + 2 max(1, |theory|)/n (MonteCarloResult.
+consistent) for the test errors, ||w||, b, the model's metrics and the
+per-cluster training errors and losses (the law of the training margins)."""
+import numpy as np
+import pytest
+
+import asymptotics as asy
+from asymptotics.simulate import fit_erm, monte_carlo, sample
+
+LABEL = asy.LabelGMM(0.2, [2.0, 0.0], [-1.0, 1.0])
+NONSEP = asy.LabelGMM(0.3, [1.0, 0.0], [-0.5, 0.5])
+GROUP = asy.GroupGMM(0.3, 0.2, [2.0, 0.0], [0.0, 2.0])
+NAMES = ("errors", "q", "b", "R_bal", "train_error", "train_loss")
+
+
+def _agree(r, names=NAMES):
+    for name in names:
+        ok = r.consistent(name)
+        assert np.all(ok), (name, r.mean[name], r.se[name], r.theory[name])
+    # the comparison can fail: a theory shifted by 10 SE + the allowance is rejected
+    shifted = np.asarray(r.theory["R_bal"]) + 10 * np.asarray(r.se["R_bal"]) + 4.0 / r.n
+    assert np.all(np.abs(r.mean["R_bal"] - shifted) > 4 * r.se["R_bal"] + 2.0 / r.n)
+
+
+@pytest.mark.parametrize("model,gamma,loss,delta,lam", [
+    (LABEL, 2.0, "CE", 1.0, 1e-2),          # separable regime, CE
+    (LABEL, 1.0, "VS", 3.0, 1e-3),          # separable regime, VS-loss (LA + CDT)
+    (LABEL, 1.5, asy.HingeLoss(Delta=[2.0, 1.0]), 1.0, 0.05),   # cost-sensitive soft-margin SVM
+    (LABEL, 0.5, "square", 1.0, 0.1),
+    (GROUP, 1.0, "wCE", 1.0, 1e-2),         # group model
+], ids=["CE", "VS", "hinge", "square", "group-wCE"])
+def test_theory_matches_exact_fits(model, gamma, loss, delta, lam):
+    r = monte_carlo(model, gamma, delta, n=800, trials=16, method=loss, lam=lam, seed=11, n_jobs=2)
+    assert r.n_valid.min() == 16
+    _agree(r)
+    if model is GROUP:
+        for name in ("R_yg", "DEO", "worst"):
+            assert np.all(r.consistent(name)), name
+
+
+@pytest.mark.parametrize("loss,lam", [("CE", 0.0), (asy.HingeLoss(), 0.05), ("square", 0.0)],
+                         ids=["CE-lam0", "hinge", "square-lam0"])
+def test_non_separable_regime(loss, lam):
+    """gamma below the separability threshold: the unregularised minimiser
+    exists (VS, square with gamma < 1) and the theory follows it."""
+    gs = asy.separability_threshold(NONSEP)
+    r = monte_carlo(NONSEP, 0.5 * gs, 1.0, n=1000, trials=16, method=loss, lam=lam, seed=5, n_jobs=2)
+    assert r.n_valid.min() == 16
+    _agree(r)
+
+
+def test_training_error_and_loss_are_those_of_the_prox():
+    """The training margins of cluster k follow the law of P_k: the fraction
+    misclassified and the mean loss per cluster (checked above through
+    consistent()); here, directly on one large sample, the whole training
+    loss objective against its prediction."""
+    gamma, lam = 1.0, 0.05
+    theory = asy.erm(LABEL, gamma, "CE", lam)
+    s = sample(LABEL, 3000, 3000, np.random.default_rng(3))
+    fit = fit_erm(s.X, s.y, asy.VSLoss(), lam)
+    margins = s.y * (s.X @ fit.w + fit.b)
+    emp = np.mean(np.logaddexp(0.0, -margins))
+    pred = float(LABEL.priors @ theory.train_loss)
+    assert abs(emp - pred) < 0.03 * pred
+
+
+def test_hinge_trivial_minimiser_is_seen_in_samples():
+    """Hinge with these weights and margins: w = 0 is the minimiser for every
+    ridge (the theory returns q = 0 and b = -Delta_-); the exact fit on a
+    sample finds |w| ~ 0 and the same b."""
+    m = asy.LabelGMM(0.2069, [0.384, 0.0], [-0.8426, 0.3482])
+    loss = asy.HingeLoss(omega=[0.946, 2.282], Delta=[0.4746, 0.4262])
+    r = asy.erm(m, 0.07, loss, 0.3)
+    assert float(r.q) == 0.0 and float(r.b) == pytest.approx(-0.4262, abs=1e-12)
+    assert r.R_plus == 1.0 and r.R_minus == 0.0
+    s = sample(m, 1000, 70, np.random.default_rng(0))
+    fit = fit_erm(s.X, s.y, loss, 0.3, clusters=s.k, tol=1e-7)
+    assert np.linalg.norm(fit.w) < 1e-8 and fit.b == pytest.approx(-0.4262, abs=1e-8)
+
+
+def test_invalid_lam_and_method_are_named():
+    with pytest.raises(ValueError, match="lam"):
+        monte_carlo(LABEL, 1.0, 1.0, n=100, trials=2, method="CE", lam=-1.0)
+    with pytest.raises(ValueError, match="method"):
+        monte_carlo(LABEL, 1.0, 1.0, n=100, trials=2, method="svm", lam=0.1)
+    with pytest.raises(ValueError, match="method"):
+        monte_carlo(LABEL, 1.0, 1.0, n=100, trials=2, method="focal", lam=0.1)
