@@ -11,7 +11,7 @@ import asymptotics as asy
 from asymptotics import plotting
 
 FILES = ["fig2a_balanced_error", "fig2a_four_panels", "fig2bc_training_dynamics", "fig3a_cs_svm_tradeoffs",
-         "fig3b_gs_svm_tradeoffs"]
+         "fig3b_gs_svm_tradeoffs", "erm_regularisation_path", "erm_across_threshold"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def quick(tmp_path_factory):
 
 def test_quick_figures_write_every_file(quick):
     out, rows = quick
-    assert [r["figure"] for r in rows] == ["fig2a", "fig2bc", "fig3a", "fig3b"]
+    assert [r["figure"] for r in rows] == ["fig2a", "fig2bc", "fig3a", "fig3b", "erm_path", "erm_gamma"]
     for name in FILES:
         for ext in ("png", "pdf"):
             f = out / f"{name}.{ext}"
@@ -73,3 +73,25 @@ def test_fig2a_theory_is_the_api(tmp_path):
     # the CS-SVM beats the SVM on balanced error wherever both exist
     ok = ~np.isnan(a["theory"]["svm_R_bal"])
     assert np.all(a["theory"]["cs_R_bal"][ok] <= a["theory"]["svm_R_bal"][ok] + 1e-12)
+    # below the edge: the lam = 0 minimisers of the trained losses, and only there
+    for name, loss in (("LA", asy.vs_preset("LA", 0.1)), ("LDAM", asy.vs_preset("LDAM", 0.1))):
+        line = a["theory"][f"erm0_{name}_R_bal"]
+        assert np.all(np.isnan(line[ok])) and not np.any(np.isnan(line[~ok]))
+        p = 20
+        r = asy.erm(model.restrict(p), p / a["n"], loss, 0.0, intercept=False)
+        assert line[p - 1] == pytest.approx(float(r.R_bal), rel=1e-12)
+
+
+def test_erm_figures_are_the_api(tmp_path):
+    a = plotting.figure_regularisation_path(out=tmp_path, quick=True, n_jobs=2)
+    m = plotting.ERM_MODEL
+    for name, loss in (("CE", "CE"), ("CDT", ("CDT", a["delta_star"]))):
+        np.testing.assert_allclose(a["paths"][name].erm.R_bal, asy.erm(m, 1.0, loss, a["lams"]).R_bal, rtol=1e-12)
+    # Theorem 1 made visible: the CDT path ends near the CS-SVM, CE near the SVM
+    assert abs(a["paths"]["CDT"].erm.R_bal[-1] - a["cs"].R_bal) < 0.01
+    assert abs(a["paths"]["CE"].erm.R_bal[-1] - a["svm"].R_bal) < 0.02
+    b = plotting.figure_erm_gamma(out=tmp_path, quick=True, n_jobs=2)
+    np.testing.assert_allclose(b["curves"][("CE", 1e-3)], asy.erm(m, b["gammas"], "CE", 1e-3).R_bal, rtol=1e-12)
+    below, line = b["curves"][("CE", 0.0)]
+    assert below.max() < b["gamma_star"]
+    np.testing.assert_allclose(line, asy.erm(m, below, "CE", 0.0).R_bal, rtol=1e-12)

@@ -14,10 +14,10 @@ EXAMPLE = re.compile(r"```python\n((?:(?!```).)*)```\s*Output:\n\n```\n((?:(?!``
 
 
 def test_readme_has_examples():
-    assert len(EXAMPLE.findall(README.read_text())) >= 3
+    assert len(EXAMPLE.findall(README.read_text())) >= 4
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_readme_example_output_is_current(index):
     code, expected = EXAMPLE.findall(README.read_text())[index]
     buf = io.StringIO()
