@@ -400,7 +400,9 @@ def figure_regularisation_path(out="figures", quick=False, n_jobs=2, progress=Fa
     paths = {name: erm_path(model, gamma, loss, lam=lams) for name, loss in losses.items()}
     svm, cs = cs_svm(model, gamma, 1.0), cs_svm(model, gamma, dstar)
     sim_lams = [1e-2, 1.0] if quick else [1e-3, 1e-2, 1e-1, 1.0]
-    n, trials = (200, 4) if quick else (400, 12)
+    # every marker of one trial index shares its training set (common random numbers), so the
+    # markers' deviations from the lines are correlated across lambda and losses
+    n, trials = (200, 4) if quick else (400, 24)
     mc = {}
     for name, loss in losses.items():
         base, dl = (loss if isinstance(loss, str) else loss[0]), (1.0 if isinstance(loss, str) else loss[1])
@@ -443,7 +445,7 @@ def figure_erm_gamma(out="figures", quick=False, n_jobs=2, progress=False, seed=
         below = gammas[gammas < 0.98 * gs]
         curves[(name, 0.0)] = (below, erm(model, below, loss, 0.0).R_bal)
     sim_g = [0.05, 0.5, 2.0] if not quick else [0.5, 2.0]
-    n, trials = (200, 4) if quick else (400, 12)
+    n, trials = (200, 4) if quick else (400, 24)
     mc = {}
     for name, base, dl in (("CE", "CE", 1.0), ("CDT (δ = 3)", "CDT", 3.0)):
         mc[name] = _erm_mc(model, np.array(sim_g)[:, None], base, np.array([1e-3, 0.1])[None, :], n, trials,

@@ -1,25 +1,25 @@
 """Plain numpy/scipy solver of the ERM fixed-point system (docs/erm.md; the prototype algorithm).
 
 This is a *baseline*, not part of the ``asymptotics`` package.  It is a straightforward
-implementation of the algorithm of ERM.md section 4 ("as prototyped here in plain numpy/scipy"),
+implementation of the prototype algorithm of docs/erm.md §5 (plain numpy/scipy),
 written to be the honest "SciPy implementation of the same equations" that the package's compiled
 ERM engine is benchmarked against (speed), and a loose (~1e-6) independent cross-check of it.
 It deliberately shares no code with the package and is not tuned beyond vectorised numpy.
 
-Model (ERM.md section 0): clusters k = 1..K with priors pi_k, labels y_k = +-1, Gram matrix of the
+Model (docs/erm.md §1): clusters k = 1..K with priors pi_k, labels y_k = +-1, Gram matrix of the
 means Sigma; estimator argmin (1/n) sum_i l_k(y_i (w.x_i + b)) + lam/2 ||w||^2, d/n = gamma, with
 per-cluster losses
     "vs"     l(t) = omega log(1 + exp(iota - Delta t))    (CE: omega = 1, iota = 0, Delta = 1)
     "hinge"  l(t) = omega (Delta - t)_+
     "square" l(t) = omega (Delta - t)^2 / 2.
-Unknowns (c in R^K, alpha, b, V); equations (S1)-(S4) of ERM.md section 1.
+Unknowns (c in R^K, alpha, b, V); equations (S1)-(S4) of docs/erm.md §2.
 
-Algorithm (ERM.md section 4):
+Algorithm (the prototype algorithm of docs/erm.md §5):
 * Gaussian expectations: closed forms for hinge and square; for VS, the prox is found by a vectorised
   safeguarded Newton in u (u + A sigmoid(u) = B, bracket [B - A, B], bisection when a step leaves the
   bracket or fails to halve), started at the root of a piecewise-linear surrogate, and E over G is
   the trapezoidal rule on [-10, 10] with step h = min(0.05, 0.5/(q Delta_max)).
-* existence guard for lam = 0 (square: gamma < 1; otherwise gamma < gamma*, ERM.md 5.4);
+* existence guard for lam = 0 (square: gamma < 1; otherwise gamma < gamma*, docs/erm.md §4);
 * damped fixed point (damping 1/2, V geometric), replica ordering, b from (S4) by a safeguarded 1-D
   Newton root, until relative change 1e-6 or 400 sweeps;
 * polish by scipy.optimize.root(method="hybr") on the full residual in (c, log alpha, b, log V);
@@ -249,7 +249,7 @@ def _F(t):
 
 def separability_threshold(priors, labels, gram, intercept=True):
     """gamma* = min_{||rho||<1, beta} sum_k pi_k F(y_k((A rho)_k + beta)) / (1 - ||rho||^2)
-    (ERM.md 5.4), with rho = v / sqrt(1 + |v|^2), by BFGS."""
+    (docs/erm.md §4), with rho = v / sqrt(1 + |v|^2), by BFGS."""
     pi = np.asarray(priors, float)
     y = np.asarray(labels, float)
     ev, U = np.linalg.eigh(np.asarray(gram, float))
@@ -275,7 +275,7 @@ def separability_threshold(priors, labels, gram, intercept=True):
 
 # --------------------------------------------------------------------------- public
 def solve(priors, labels, gram, gamma, lam, kinds, omega, iota, Delta, intercept=True) -> dict:
-    """Solve (S1)-(S4) of ERM.md for K clusters.  See the module docstring.
+    """Solve (S1)-(S4) of docs/erm.md for K clusters.  See the module docstring.
 
     Returns dict with m (K), q, b, V, alpha, errors (K), residual, iterations, nfev.
     """
