@@ -373,6 +373,26 @@ def _unpack(z, r, intercept):
 
 
 @njit(cache=True, nogil=True)
+def _state(z, r, intercept):
+    """(alpha, b, V, q) from z = (theta, log alpha, [b], log V)."""
+    la, b, lv = _unpack(z, r, intercept)
+    alpha = math.exp(la)
+    qq = alpha * alpha
+    for i in range(r):
+        qq += z[i] * z[i]
+    return alpha, b, math.exp(lv), math.sqrt(qq)
+
+
+@njit(cache=True, nogil=True)
+def _shifted_projection(A, k, theta, b):
+    """mu_k . w + b = (A theta)_k + b (theta: the first r entries of z)."""
+    s = b
+    for i in range(A.shape[1]):
+        s += A[k, i] * theta[i]
+    return s
+
+
+@njit(cache=True, nogil=True)
 def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze):
     """Residual F (scaled, see module docstring) and Jacobian J at z.
     ``scales[:2]`` = (q, sum pi |e1|) used for scaling, set from z unless
@@ -381,19 +401,11 @@ def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, s
     K, r = A.shape
     n = z.size
     la, b, lv = _unpack(z, r, intercept)
-    alpha = math.exp(la)
-    V = math.exp(lv)
-    qq = alpha * alpha
-    for i in range(r):
-        qq += z[i] * z[i]
-    q = math.sqrt(qq)
+    alpha, b, V, q = _state(z, r, intercept)
     ib = r + 1
     iv = n - 1
     for k in range(K):
-        s = b
-        for i in range(r):
-            s += A[k, i] * z[i]
-        moments(kind[k], om[k], io[k], De[k], lab[k] * s, q, V, mom[k])
+        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, z, b), q, V, mom[k])
     S1 = 0.0
     S2 = 0.0
     Sd = 0.0
@@ -816,10 +828,7 @@ def _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom):
     s = 0.0
     ds = 0.0
     for k in range(K):
-        c = b
-        for i in range(r):
-            c += A[k, i] * theta[i]
-        moments(kind[k], om[k], io[k], De[k], lab[k] * c, q, V, mom[k])
+        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, theta, b), q, V, mom[k])
         s += pri[k] * lab[k] * mom[k, E1]
         ds += pri[k] * mom[k, E1C]
     return s, ds
@@ -881,10 +890,7 @@ def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_it
         S2 = 0.0
         Sd = 0.0
         for k in range(K):
-            c = b
-            for i in range(r):
-                c += A[k, i] * theta[i]
-            moments(kind[k], om[k], io[k], De[k], lab[k] * c, q, V, mom[k])
+            moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, theta, b), q, V, mom[k])
             S2 += pri[k] * mom[k, E2]
             Sd += pri[k] * mom[k, ED]
         Vn = gamma / (lam + Sd / V)
@@ -941,19 +947,10 @@ def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters
 def outputs(A, pri, lab, kind, om, io, De, intercept, z, V_out, mom):
     """Per-cluster (C_k, q) at a solution, with the moments in mom."""
     K, r = A.shape
-    la, b, lv = _unpack(z, r, intercept)
-    alpha = math.exp(la)
-    V = math.exp(lv)
-    qq = alpha * alpha
-    for i in range(r):
-        qq += z[i] * z[i]
-    q = math.sqrt(qq)
+    alpha, b, V, q = _state(z, r, intercept)
     C = np.empty(K)
     for k in range(K):
-        s = b
-        for i in range(r):
-            s += A[k, i] * z[i]
-        C[k] = lab[k] * s
+        C[k] = lab[k] * _shifted_projection(A, k, z, b)
         moments(kind[k], om[k], io[k], De[k], C[k], q, V, mom[k], True)
     V_out[0] = V
     return C, q
