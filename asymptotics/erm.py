@@ -49,6 +49,10 @@ from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
 
+# The range the engine is tested on: beyond it V, q or the moments leave double precision.
+GAMMA_RANGE = (1e-8, 1e6)
+LAM_RANGE = (1e-14, 1e10)
+
 
 @dataclass(frozen=True)
 class ERMResult:
@@ -175,7 +179,8 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     lam : float or array_like
         Ridge :math:`\lambda \ge 0`; broadcasts with ``gamma``.  ``lam = 0``
         needs a minimiser: :math:`\gamma < \gamma_\star` (square loss:
-        :math:`\gamma < 1`).
+        :math:`\gamma < 1`).  Supported: 0 or 1e-14 ... 1e10 (``gamma``:
+        1e-8 ... 1e6).
     intercept : bool
         Free unpenalised intercept (True) or b = 0.
     on_nonseparable : {"raise", "nan"}
@@ -224,6 +229,12 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         raise ValueError("lam must not be empty")
     if np.any(lam < 0):
         raise ValueError(f"lam must be >= 0, got {lam.tolist() if lam.ndim else float(lam)!r}")
+    if np.any((lam != 0) & ((lam < LAM_RANGE[0]) | (lam > LAM_RANGE[1]))):
+        raise ValueError(f"lam must be 0 or in [{LAM_RANGE[0]:g}, {LAM_RANGE[1]:g}] (the range solved to full "
+                         "accuracy); for the lam -> 0 limit above gamma* use max_margin/cs_svm/gs_svm")
+    if np.any((gamma < GAMMA_RANGE[0]) | (gamma > GAMMA_RANGE[1])):
+        raise ValueError(f"gamma must lie in [{GAMMA_RANGE[0]:g}, {GAMMA_RANGE[1]:g}] for erm (the range solved "
+                         "to full accuracy)")
     try:
         shape = np.broadcast_shapes(gamma.shape, lam.shape)
     except ValueError:

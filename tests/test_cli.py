@@ -93,3 +93,36 @@ def test_paper_table():
     sub = fig2_model().restrict(200)
     assert row.split()[2] == f"{asy.separability_threshold(sub):.4g}"
     assert row.split()[4] == f"{float(asy.delta_star(sub, 2.0).delta):.4g}"
+
+
+def test_predict_with_a_loss_matches_erm():
+    rows = json.loads(_ok("predict", *LABEL_ARGS, "--gamma", "0.01,2", "--loss", "cdt", "--delta", "3",
+                          "--lam", "1e-3,0", "--json"))
+    assert len(rows) == 4
+    for r in rows:
+        if r["lam"] == 0 and r["gamma"] == 2:
+            assert r["exists"] is False and r["q"] != r["q"]      # no minimiser: NaN, said so
+            continue
+        e = asy.erm(LABEL, r["gamma"], ("CDT", 3.0), r["lam"])
+        assert r["exists"] is True
+        for k in ("q", "b", "R_plus", "R_minus", "R_bal", "R"):
+            assert r[k] == pytest.approx(float(getattr(e, k)), rel=1e-12, abs=1e-300)
+        assert r["train_loss"] == pytest.approx(float(LABEL.priors @ e.train_loss), rel=1e-12)
+    g = json.loads(_ok("predict", *GROUP_ARGS, "--gamma", "1.5", "--loss", "hinge", "--delta", "2", "--lam", "0.01",
+                       "--json"))
+    m = asy.gs_svm(GROUP, 1.5, 2.0)                      # hinge + small ridge = the GS-SVM
+    assert g[0]["DEO"] == pytest.approx(float(m.DEO), rel=1e-9)
+
+
+def test_simulate_with_a_loss_runs_exact_fits():
+    rows = json.loads(_ok("simulate", *LABEL_ARGS, "--gamma", "1", "--loss", "ce", "--lam", "0.1", "--n", "200",
+                          "--trials", "3", "--jobs", "1", "--json"))
+    assert rows[0]["lam"] == 0.1 and rows[0]["valid"] == 3
+    assert rows[0]["R_bal_theory"] == pytest.approx(float(asy.erm(LABEL, 1.0, "CE", 0.1).R_bal), rel=1e-12)
+
+
+@pytest.mark.parametrize("args,flag", [(["--loss", "focal", "--lam", "1"], "--loss"),
+                                       (["--loss", "ce"], "--lam"), (["--lam", "1"], "--lam")])
+def test_loss_mistakes_are_one_line(args, flag):
+    out = _run("predict", *LABEL_ARGS, "--gamma", "1", *args)
+    assert out.returncode == 2 and flag in out.stderr and out.stderr.count("\n") == 1

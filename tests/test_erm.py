@@ -237,7 +237,8 @@ def test_path_below_threshold_has_no_max_margin_limit():
     (dict(loss="focal"), "loss"), (dict(loss=VSLoss(omega=[1, 1, 1])), "loss"),
     (dict(loss=[VSLoss(), VSLoss(), VSLoss()]), "loss"), (dict(loss=42), "loss"),
     (dict(intercept="yes"), "intercept"), (dict(on_nonseparable="ignore"), "on_nonseparable"),
-    (dict(loss=("CDT", -1.0)), "delta"),
+    (dict(loss=("CDT", -1.0)), "delta"), (dict(lam=1e-300), "lam"), (dict(lam=1e300), "lam"),
+    (dict(gamma=1e-300), "gamma"), (dict(gamma=1e300), "gamma"),
 ])
 def test_bad_input_names_the_argument(kwargs, match):
     args = dict(gamma=1.0, loss="CE", lam=0.1)
@@ -255,6 +256,23 @@ def test_bad_input_names_the_argument(kwargs, match):
 def test_bad_losses(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+@pytest.mark.parametrize("gamma,lam", [(1e-8, 1e-14), (1e6, 1e-14), (1e6, 1e10), (1.0, 1e-14), (1.0, 1e10),
+                                       (1e-8, 0.0)])
+@pytest.mark.parametrize("loss", ["CE", ("VS", 3.0), "hinge", "square"])
+def test_edges_of_the_supported_range_answer_quickly(gamma, lam, loss):
+    """At the corners of the documented range: a converged answer or a
+    ConvergenceError, in well under a second each, never NaN or a crash."""
+    import time
+    t = time.perf_counter()
+    try:
+        r = asy.erm(LABEL, gamma, loss, lam)
+    except asy.ConvergenceError:
+        pass
+    else:
+        assert r.residual < 1e-9 and np.all(np.isfinite(r.errors)) and np.isfinite(r.q)
+    assert time.perf_counter() - t < 5.0
 
 
 def test_lam_zero_without_a_minimiser():
