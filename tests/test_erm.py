@@ -295,3 +295,26 @@ def test_covariance_models_are_refused_clearly():
 def test_presets_need_a_class_prior():
     with pytest.raises(ValueError, match="loss"):
         asy.erm(CLUSTER, 1.0, "wCE", 0.1)
+
+
+@pytest.mark.parametrize("model,intercept", [(LABEL, True), (LABEL, False), (CLUSTER, True)])
+def test_hard_margin_is_the_indicator_loss_case(model, intercept):
+    """docs/erm.md §4: with l_k = indicator{t >= kappa_k} the prox is
+    P = max(X, kappa_k), so e1 = E[(kappa - X)_+]/V, e2 = E[(kappa - X)_+^2]/V^2,
+    and with u = 1/q, t_k = C_k/q: (S2)/q^2 is sum pi F(t - kappa u) =
+    gamma(1 - |rho|^2), (S3)/q is rho = -(1/(2 gamma)) sum pi y F'(t - kappa u) A_k
+    and (S4) is sum pi y F'(t - kappa u) = 0 -- the KKT system of the max-margin
+    program.  Checked at the solution of max_margin, for any V (S1 only fixes it)."""
+    from asymptotics.gaussian import F, dF
+    kappa = np.linspace(0.6, 1.8, model.n_clusters)
+    gamma = 2.0 * asy.separability_threshold(model, intercept) + 0.3
+    mm = asy.max_margin(model, gamma, kappa, intercept)
+    u = 1.0 / float(mm.q)
+    rho = np.asarray(mm.rho)
+    t = model.labels * (np.asarray(mm.projections) + float(mm.b) * u)
+    arg = t - kappa * u
+    pi, y, A = model.priors, model.labels, model.factor
+    np.testing.assert_allclose(pi @ F(arg), gamma * (1 - rho @ rho), rtol=1e-10)
+    np.testing.assert_allclose(rho, -(A.T @ (pi * y * dF(arg))) / (2 * gamma), rtol=1e-9, atol=1e-12)
+    if intercept:
+        assert abs(pi @ (y * dF(arg))) < 1e-10 * (pi @ np.abs(dF(arg)))
