@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from ._jit import kernel
 
 from .gaussian import kernels_scalar
 
@@ -59,7 +59,7 @@ NOT_CONVERGED = 2
 _EPS = 2.220446049250313e-16
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def cluster_arguments(A, lab, marg, intercept, x, u):
     """t_k = lab_k (A_k . rho + beta) - marg_k u for every cluster."""
     K, r = A.shape
@@ -73,7 +73,7 @@ def cluster_arguments(A, lab, marg, intercept, x, u):
     return t
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e):
     """Evaluate H and its derivatives at (x, u).
 
@@ -137,7 +137,7 @@ def _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e):
     return H, Hu, gamma + fsum
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _qr_lstsq(J, b1, b2, out1, out2, v):
     """Least-squares solutions of J out1 = b1 and J out2 = b2 by Householder
     QR (J is n x m with n >= m and full column rank; J, b1, b2 are
@@ -188,7 +188,7 @@ def _qr_lstsq(J, b1, b2, out1, out2, v):
     return True
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _objective(A, pri, lab, marg, gamma, intercept, x, u):
     """H(x, u) alone (line searches)."""
     K, r = A.shape
@@ -206,7 +206,7 @@ def _objective(A, pri, lab, marg, gamma, intercept, x, u):
     return H + gamma * (rr - 1.0)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
     """Minimise H(., u) over x in place by safeguarded Newton.
 
@@ -263,14 +263,14 @@ def _inner(A, pri, lab, marg, gamma, intercept, x, u, max_iter, work):
     return H, Hu, scale, it, True
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _make_work(K, r, m):
     n = K + r
     return (np.empty(m), np.zeros((n, m)), np.zeros(n), np.zeros(n),
             np.zeros(m), np.empty(m), np.zeros(m), np.empty(n))
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _residual(A, pri, lab, marg, gamma, intercept, x, u, work):
     g, J, c, e = work[0], work[1], work[2], work[3]
     H, _, _ = _evaluate(A, pri, lab, marg, gamma, intercept, x, u, g, J, c, e)
@@ -280,7 +280,7 @@ def _residual(A, pri, lab, marg, gamma, intercept, x, u, work):
     return res / gamma
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _cold_u(pri, marg, gamma):
     """u0 with sum_k pi_k F(-marg_k u0) = gamma (x = 0).  Since
     m(u0) <= H(0, u0) = F-sum - gamma + ... <= 0, u0 is left of the root.
@@ -304,7 +304,7 @@ def _cold_u(pri, marg, gamma):
     return max(u, 0.0)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def solve_point(A, pri, lab, marg, gamma, intercept, x, u0, max_outer, max_inner, work):
     """Solve one point in place (x holds the start and gets the solution).
 
@@ -370,7 +370,7 @@ def solve_point(A, pri, lab, marg, gamma, intercept, x, u0, max_outer, max_inner
     return u, total, res, status
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def solve_sweep(A, pri, lab, gammas, margins, intercept, max_outer, max_inner):
     """Solve N points (gammas[N], margins[N, K]), each warm-started from the
     last converged one.  Returns (u[N], x[N, m], iterations[N], residual[N],
@@ -412,7 +412,7 @@ def solve_sweep(A, pri, lab, gammas, margins, intercept, max_outer, max_inner):
     return us, xs, iters, res, status
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def threshold(A, pri, lab, intercept, max_iter, max_inner):
     """Separability threshold gamma_star.
 

@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from ._jit import kernel
 
 from .gaussian import df_scalar, f_scalar, phi_scalar, q_scalar
 
@@ -84,12 +84,12 @@ MAX_CONTINUATION = 400
 
 
 # ---------------------------------------------------------------- helpers
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _Phi(t):
     return q_scalar(-t)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _sig_pair(u):
     """(s(u), 1 - s(u), exp(-|u|)) with one exponential."""
     e = math.exp(-abs(u))
@@ -100,7 +100,7 @@ def _sig_pair(u):
     return e * sc, sc, e
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def vs_u(A, B, u):
     """Root of u + A s(u) = B (A >= 0; the left side increases, so the root
     lies in [B - A, B]); Newton from u inside the bracket, bisection when a
@@ -140,7 +140,7 @@ def vs_u(A, B, u):
 
 
 # ---------------------------------------------------------------- moments
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _square(om, De, C, q, V, out):
     k = 1.0 + V * om
     s = De - C
@@ -160,7 +160,7 @@ def _square(om, De, C, q, V, out):
     out[TERR] = q_scalar((C + V * om * De) / q)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _interval_moments(lo, hi):
     """J_n = E[(hi - G)^n 1{lo < G < hi}] for n = 0, 1, 2, from tail
     functions on the side the interval lies on (no cancellation between
@@ -180,7 +180,7 @@ def _interval_moments(lo, hi):
     return (1.0 - q_scalar(hi) - t0l, t1h - t1l - d * t0l, t2h - t2l - 2.0 * d * t1l - d * d * t0l)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _hinge(om, De, C, q, V, out):
     """Prox: P = X above Delta, Delta on [Delta - V om, Delta], X + V om below.
     With a_hi = (Delta - C)/q, a_lo = a_hi - V om/q and J_n the truncated
@@ -214,7 +214,7 @@ def _hinge(om, De, C, q, V, out):
     out[TERR] = q_scalar((C + V * om) / q)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _map_t(G, cen, sca, ncen):
     """t(G) = sum_e asinh((G - c_e)/a_e) + kappa G, t'(G) and t''(G)."""
     t = _KAPPA * G
@@ -233,7 +233,7 @@ def _map_t(G, cen, sca, ncen):
     return t, dt, d2t
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _vs(om, io, De, C, q, V, out, want_loss):
     """VS moments by the mapped trapezoidal rule (module docstring)."""
     A = V * om * De * De
@@ -354,7 +354,7 @@ def _vs(om, io, De, C, q, V, out, want_loss):
     return n + 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def moments(kind, om, io, De, C, q, V, out, want_loss=False):
     """Fill ``out`` (length NMOM) with e1, e2, ed, their derivatives in
     (C, q, V), the training loss E[l(P)] (VS: only with ``want_loss``,
@@ -368,7 +368,7 @@ def moments(kind, om, io, De, C, q, V, out, want_loss=False):
 
 
 # ---------------------------------------------------------------- system
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _unpack(z, r, intercept):
     la = z[r]
     b = z[r + 1] if intercept else 0.0
@@ -376,7 +376,7 @@ def _unpack(z, r, intercept):
     return la, b, lv
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _state(z, r, intercept):
     """(alpha, b, V, q) from z = (theta, log alpha, [b], log V)."""
     la, b, lv = _unpack(z, r, intercept)
@@ -387,7 +387,7 @@ def _state(z, r, intercept):
     return alpha, b, math.exp(lv), math.sqrt(qq)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _shifted_projection(A, k, theta, b):
     """mu_k . w + b = (A theta)_k + b (theta: the first r entries of z)."""
     s = b
@@ -396,7 +396,7 @@ def _shifted_projection(A, k, theta, b):
     return s
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze):
     """Residual F (scaled, see module docstring) and Jacobian J at z.
     ``scales[:2]`` = (q, sum pi |e1|) used for scaling, set from z unless
@@ -485,7 +485,7 @@ def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, s
     return res
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _lu_solve(J, rhs, out, W):
     """Solve J out = rhs by LU with partial pivoting (J copied into W).
     Returns False if J is singular to working precision."""
@@ -527,14 +527,14 @@ def _lu_solve(J, rhs, out, W):
     return True
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _make_work(K, n):
     """Scratch: F, J, mom, scales, dz, Ft, zt, Jt, W, rhs."""
     return (np.empty(n), np.empty((n, n)), np.empty((K, NMOM)), np.empty(4), np.empty(n), np.empty(n),
             np.empty(n), np.empty((n, n)), np.empty((n, n)), np.empty(n))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _rescale(r, intercept, F, J, scales):
     """Move F, J from the frozen scales to the fresh ones (after a step)."""
     n = F.size
@@ -556,7 +556,7 @@ def _rescale(r, intercept, F, J, scales):
     return res
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0, halvings, work):
     """Backtrack along dz (capped: alpha and V change by at most e^3, theta
     and b by 3 q) until the squared residual decreases by the Armijo
@@ -583,7 +583,7 @@ def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0,
     return False
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, tol, work):
     """Damped Newton on the system from z (updated in place), with a
     Levenberg-Marquardt step (J^T J + mu D) dz = -J^T F as the fallback when
@@ -641,7 +641,7 @@ def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, to
     return res, it, res <= tol
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _point(kind, om, io, De, X, V):
     """(e1, e2) for q = 0: the prox at the single point X."""
     if kind == SQUARE:
@@ -656,7 +656,7 @@ def _point(kind, om, io, De, X, V):
     return e1, e1 * e1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z):
     """Start for a large lambda: V = gamma/lam, q -> 0, so X_k ~ C_k and
     e1_k ~ -l_k'(prox(C_k)); b from (S4) by bisection (the sum is
@@ -700,7 +700,7 @@ def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z):
     z[z.size - 1] = math.log(V)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _s4(pri, lab, kind, om, io, De, V, b):
     s = 0.0
     for k in range(pri.size):
@@ -709,7 +709,7 @@ def _s4(pri, lab, kind, om, io, De, V, b):
     return s
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _tangent(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dgamma, dlam, out, work):
     """dz of the solution for a change (dgamma, dlam): -J^{-1} dF, with J
     from the last evaluation held in work."""
@@ -731,12 +731,11 @@ def _tangent(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dgamma, dl
     return _lu_solve(J, rhs, out, W)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, work):
     """Solve at (gamma, lam).  With ``warm`` try Newton from z first; else
     (or on failure) continue along lambda from a large value.  Returns
     (residual, iterations, status); z holds the solution."""
-    n = z.size
     K, r = A.shape
     total = 0
     if warm:
@@ -788,7 +787,7 @@ def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, w
     return res, total, OK if (ok or res <= ACCEPT) else NOT_CONVERGED
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, intercept, z, work, total):
     """Follow lambda from lam_hi (z solved there) down to lam with the
     tangent predictor, adapting the step.  Returns (residual, iterations)."""
@@ -825,7 +824,7 @@ def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, inte
     return res, total + it
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom):
     """(sum pi y e1, its derivative in b) at intercept b."""
     K, r = A.shape
@@ -838,7 +837,7 @@ def _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom):
     return s, ds
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, mom):
     """Damped fixed-point iteration (docs/erm.md): b from (S4) (bracketed
     Newton; the sum is non-increasing in b), then V <- gamma/(lam + Vhat),
@@ -921,7 +920,7 @@ def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_it
     return False, it
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters, res, status):
     """Solve at each (gammas[i], lams[i]) in order, warm-starting from the
     previous solution moved along the tangent."""
@@ -947,7 +946,7 @@ def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters
         have = st == OK   # newton leaves J of the solution in work for the next tangent
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def outputs(A, pri, lab, kind, om, io, De, intercept, z, V_out, mom):
     """Per-cluster (C_k, q) at a solution, with the moments in mom."""
     K, r = A.shape
@@ -960,7 +959,7 @@ def outputs(A, pri, lab, kind, om, io, De, intercept, z, V_out, mom):
     return C, q
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss):
     """q, C_k = y_k(mu_k.w + b), training errors and losses at each solution row of Z."""
     K, r = A.shape

@@ -54,7 +54,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from ._jit import kernel
 
 from . import _engine
 from ._validation import finite_array
@@ -143,7 +143,7 @@ def prepare(covariance, means: np.ndarray) -> CovarianceData:
     return CovarianceData(vals, np.full(d, 1.0 / d), full @ vecs, vals, S, None)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _quantities(lam, atoms, weights, Mt, mean_eigs):
     """Traces P, Q2, T and the reduced factor A~, gamma factor P^2/Q2, N's
     constant T/Q2 and matrix E at ridge parameter lam (module docstring)."""
@@ -183,7 +183,7 @@ def _quantities(lam, atoms, weights, Mt, mean_eigs):
     return P, Q2, T, np.ascontiguousarray(At), E
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _kkt(A, pri, lab, marg, geff, intercept, aN, E, x, u, F, J):
     """Fill F = (grad_x H + kappa grad_x N, H) and its Jacobian J in (x, u);
     return N(rho)."""
@@ -246,7 +246,7 @@ def _kkt(A, pri, lab, marg, geff, intercept, aN, E, x, u, F, J):
     return N
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _newton(A, pri, lab, marg, geff, intercept, aN, E, x, u, max_iter):
     """Damped Newton on the fixed-lambda KKT system from (x, u) in place.
     Returns (u, N, iterations, residual, ok); residual = max|F| / geff."""
@@ -286,7 +286,7 @@ def _newton(A, pri, lab, marg, geff, intercept, aN, E, x, u, max_iter):
     return u, N, it, res, res <= 1e-9
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def solve_lambda(lam, atoms, weights, Mt, mean_eigs, pri, lab, marg, gamma, intercept, x, u0, max_inner):
     """Solve the fixed-lambda problem.  Returns (V = |w|^2, u, N, iterations,
     residual, status); x (length K + intercept) holds the start and the
@@ -308,7 +308,7 @@ def solve_lambda(lam, atoms, weights, Mt, mean_eigs, pri, lab, marg, gamma, inte
     return N / (u * u), u, N, its + it, res, _engine.OK
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def ridge_map(lam, atoms, weights, Mt, mean_eigs, pri, lab, marg, gamma, intercept, x, u):
     """Phi(lam) = eta L_tau / (2 sqrt L) at the fixed-lambda solution (x, u):
     the ridge parameter that the optimality of w itself asks for
@@ -333,7 +333,7 @@ def ridge_map(lam, atoms, weights, Mt, mean_eigs, pri, lab, marg, gamma, interce
     return eta * ls / (2.0 * sqrtL)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def threshold_lambda(lam, atoms, weights, Mt, mean_eigs, pri, lab, intercept, max_inner):
     """(Q2/P^2) * isotropic gamma_star of the reduced factor at lam."""
     P, Q2, T, At, E = _quantities(lam, atoms, weights, Mt, mean_eigs)

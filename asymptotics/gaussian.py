@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, vectorize
+from ._jit import kernel, ufunc
 
 __all__ = ["F", "dF", "d2F", "Q", "logQ", "phi"]
 
@@ -45,19 +45,19 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _T_CF = 2.0
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def q_scalar(t: float) -> float:
     """Gaussian tail Q(t) = P(G > t) = erfc(t / sqrt 2) / 2."""
     return 0.5 * math.erfc(t / _SQRT2)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def phi_scalar(t: float) -> float:
     """Standard normal density."""
     return _INV_SQRT_2PI * math.exp(-0.5 * t * t)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _cf_ratios(t: float):
     """Return (rho_1, rho_2) = (R_1/R_0, R_2/R_1) for t >= 2 by the backward
     continued fraction rho_n = n / (t + rho_{n+1}).
@@ -90,7 +90,7 @@ def _cf_ratios(t: float):
     return rho1, rho2
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def kernels_scalar(t: float):
     """Return (F(t), F'(t), F''(t)) in one pass (the solver needs all three)."""
     qt = q_scalar(t)
@@ -101,7 +101,7 @@ def kernels_scalar(t: float):
     return (1.0 + t * t) * qt - t * p, 2.0 * (t * qt - p), 2.0 * qt
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def f_scalar(t: float) -> float:
     """F(t) = E[(G + t)_-^2]."""
     if t >= _T_CF:
@@ -110,7 +110,7 @@ def f_scalar(t: float) -> float:
     return (1.0 + t * t) * q_scalar(t) - t * phi_scalar(t)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def df_scalar(t: float) -> float:
     """F'(t) = 2 t Q(t) - 2 phi(t) (always negative)."""
     if t >= _T_CF:
@@ -119,7 +119,7 @@ def df_scalar(t: float) -> float:
     return 2.0 * (t * q_scalar(t) - phi_scalar(t))
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def logq_scalar(t: float) -> float:
     """log Q(t), finite for every finite t (no underflow to -inf)."""
     if t > 30.0:
@@ -132,27 +132,27 @@ def logq_scalar(t: float) -> float:
     return math.log(q_scalar(t))
 
 
-@vectorize(["float64(float64)"], cache=True)
+@ufunc(["float64(float64)"])
 def _F(t):
     return f_scalar(t)
 
 
-@vectorize(["float64(float64)"], cache=True)
+@ufunc(["float64(float64)"])
 def _dF(t):
     return df_scalar(t)
 
 
-@vectorize(["float64(float64)"], cache=True)
+@ufunc(["float64(float64)"])
 def _Q(t):
     return q_scalar(t)
 
 
-@vectorize(["float64(float64)"], cache=True)
+@ufunc(["float64(float64)"])
 def _logQ(t):
     return logq_scalar(t)
 
 
-@vectorize(["float64(float64)"], cache=True)
+@ufunc(["float64(float64)"])
 def _phi(t):
     return phi_scalar(t)
 
