@@ -55,6 +55,9 @@ from .gaussian import kernels_scalar
 OK = 0
 NOT_SEPARABLE = 1
 NOT_CONVERGED = 2
+UNDERFLOW = 3          # threshold: gamma_star is below ~1e-300 (the caller goes to the log domain)
+
+_S_MIN = -690.0        # log(1e-300): below this gamma * |rho|^2 no longer curves H in double precision
 
 _EPS = 2.220446049250313e-16
 
@@ -424,7 +427,8 @@ def threshold(A, pri, lab, intercept, max_iter, max_inner):
     where phi > 0, the bound gamma_star > e^s; Newton steps in s are taken
     inside that bracket and replaced by bisection when they leave it or stall.
 
-    Returns (gamma_star, x, iterations, status).
+    Returns (gamma_star, x, iterations, status); status UNDERFLOW when the
+    search goes below gamma = 1e-300 (x is then the last solved point).
     """
     r = A.shape[1]
     m = r + (1 if intercept else 0)
@@ -440,6 +444,8 @@ def threshold(A, pri, lab, intercept, max_iter, max_inner):
     width_old = np.inf
     x_good = x.copy()
     for it in range(max_iter):
+        if s < _S_MIN:
+            return best, x_good, total, UNDERFLOW
         gam = math.exp(s)
         Hm, _, scale, nin, ok = _inner(A, pri, lab, marg, gam, intercept, x, 0.0, max_inner, work)
         total += nin + 1

@@ -42,3 +42,13 @@ def boolean(value, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def broadcast_shapes(*named) -> tuple:
+    """The broadcast shape of ``(name, shape)`` pairs, or a ValueError naming them."""
+    try:
+        return np.broadcast_shapes(*(shape for _, shape in named))
+    except ValueError:
+        parts = ", ".join(f"{name} {shape}" for name, shape in named)
+        names = " and ".join(name for name, _ in named)
+        raise ValueError(f"{names} must broadcast together, got shapes {parts}") from None

@@ -59,8 +59,8 @@ from ._jit import kernel
 from . import _engine
 from ._validation import finite_array
 from .errors import ConvergenceError, NotSeparableError
-from .gaussian import Q, kernels_scalar
-from .results import MaxMarginResult, _scalarise
+from .gaussian import kernels_scalar
+from .results import build_max_margin
 
 __all__ = ["Spectrum"]
 
@@ -494,17 +494,10 @@ def covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparab
         proj[n] = At @ best["x"][:K]
     u = out["u"]
     beta = xs[:, K] if intercept else np.where(sep, 0.0, np.nan)
-    errors = Q(model.labels * (proj + beta[:, None]))
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.sqrt(out["N"]) / u
         tau = 1.0 / u
-    b = beta * tau
-
-    def shaped(a, tail=()):
-        return _scalarise(a.reshape(shape + tail))
-
-    return MaxMarginResult(
-        model=model, gamma=shaped(g_flat), margins=m_flat.reshape(shape + (K,)), intercept=intercept,
-        q=shaped(q), b=shaped(b), rho=shaped(xs[:, :K], (K,)), projections=shaped(proj, (K,)),
-        errors=shaped(errors, (K,)), residual=shaped(out["res"]), iterations=shaped(iters),
-        separable=shaped(sep), tau=shaped(tau), ridge=shaped(out["lam"]))
+    status = np.where(sep, _engine.OK, _engine.NOT_SEPARABLE)
+    # rho in the factor basis of the Euclidean Gram (the result's contract), from the projections
+    return build_max_margin(model, g_flat, m_flat, shape, intercept, q, beta * tau, proj, beta, out["res"], iters,
+                            status, tau=tau, ridge=out["lam"])

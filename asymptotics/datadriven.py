@@ -82,6 +82,7 @@ def as_signed_labels(y) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
+    check_label_types(y)
     classes, counts = np.unique(y, return_counts=True)
     if classes.size != 2:
         raise ValueError(f"y must hold exactly two classes, got {classes.size} "
@@ -89,6 +90,17 @@ def as_signed_labels(y) -> tuple[np.ndarray, np.ndarray]:
     minority = classes[1] if counts[1] <= counts[0] else classes[0]
     majority = classes[classes != minority][0]
     return np.where(y == minority, 1.0, -1.0), np.array([minority, majority])
+
+
+def check_label_types(y) -> None:
+    """Labels must be all numbers or all strings (a mix has no order, so the
+    classes cannot be sorted)."""
+    y = np.asarray(y)
+    if y.dtype == object:
+        kinds = {"str" if isinstance(v, (str, np.str_)) else "number" if isinstance(v, (int, float, np.number))
+                 else type(v).__name__ for v in y.ravel()}
+        if len(kinds) > 1:
+            raise ValueError(f"y: labels must be all numbers or all strings, got a mix of {sorted(kinds)}")
 
 
 def delta_to_shift(delta: float) -> float:
@@ -195,6 +207,13 @@ def suggest_delta(X, y, method: str = "plugin", intercept: bool = True, folds: i
         ``plugin``: the fitted model's gamma_star is above d/n;
         ``margins``: the training data are not linearly separable.
     """
+    if method not in ("plugin", "margins"):
+        raise ValueError(f"method must be 'plugin' or 'margins', got {method!r}")
+    if isinstance(folds, (bool, np.bool_)) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2 (cross-fitting needs a held-out fold), got {folds!r}")
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)) \
+            or random_state < 0:
+        raise ValueError(f"random_state must be a non-negative integer, got {random_state!r}")
     X = finite_array(X, "X", ndim=2)
     s, _ = as_signed_labels(y)
     if len(s) != X.shape[0]:

@@ -41,16 +41,16 @@ import numpy as np
 from . import _erm_engine as _eng
 from ._validation import boolean, finite_array, positive_array
 from .errors import ConvergenceError, NoMinimizerError
-from .gaussian import Q
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
-from .results import MaxMarginResult, _scalarise
+from .results import MaxMarginResult, _messages, error_fields, frozen, frozen_metrics
 from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
 
 # The range the engine is tested on: beyond it V, q or the moments leave double precision.
 GAMMA_RANGE = (1e-8, 1e6)
+NO_MINIMISER = 4      # status of a lam = 0 point without a minimiser (NaN, with on_nonseparable="nan")
 LAM_RANGE = (1e-14, 1e10)
 
 
@@ -86,6 +86,12 @@ class ERMResult:
     exists : ndarray of bool (S)
         False only where ``on_nonseparable="nan"`` filled a lam = 0 point
         without a minimiser with NaN.
+    log_errors : ndarray (S + (K,))
+        Logarithms of ``errors``, accurate where they underflow.
+    status : ndarray of int (S)
+        Per-point status: 0 converged, 3 the minimiser is w = 0 (hinge at a
+        large ridge; q = 0 and the constant classifier sign(b)), 4 no
+        minimiser (NaN); ``messages`` gives the text.
     """
 
     model: ClusterGMM
@@ -106,6 +112,13 @@ class ERMResult:
     iterations: np.ndarray
     exists: np.ndarray = field(repr=False)
     metrics: dict = field(repr=False, default_factory=dict)
+    log_errors: np.ndarray = field(repr=False, default=None)
+    status: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def messages(self):
+        """The text of ``status`` (see :data:`asymptotics.results.STATUS_MESSAGES`)."""
+        return _messages(self.status)
 
     def __getattr__(self, name):
         metrics = self.__dict__.get("metrics", {})
@@ -285,23 +298,28 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     b = Z[:, r + 1] if intercept else np.where(exists, 0.0, np.nan)
     V = np.exp(Z[:, n - 1])
     trivial = status == _eng.TRIVIAL
+    status = np.where(exists, status, NO_MINIMISER)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(trivial[:, None], 0.0, theta / q[:, None])
         proj = rho @ A.T
-        # w = 0: the constant classifier sign(b) (a coin flip where b = 0)
-        errors = np.where(trivial[:, None], np.where(C > 0, 0.0, np.where(C < 0, 1.0, 0.5)), Q(C / q[:, None]))
+        errors, log_errors = error_fields(model.labels, proj, np.where(trivial, 0.0, b / q))
+    # w = 0: the constant classifier sign(b) (a coin flip where b = 0)
+    const = np.where(C > 0, 0.0, np.where(C < 0, 1.0, 0.5))
+    errors = np.where(trivial[:, None], const, errors)
+    with np.errstate(divide="ignore"):
+        log_errors = np.where(trivial[:, None], np.log(const), log_errors)
 
     def shaped(a, tail=()):
-        out = np.asarray(a).reshape(shape + tail)
-        out.setflags(write=False)
-        return _scalarise(out) if not tail else out
+        return frozen(a, shape, tail)
 
     errors_s = shaped(errors, (K,))
     return ERMResult(
         model=model, gamma=shaped(g_flat), lam=shaped(l_flat), loss=losses, intercept=intercept,
         q=shaped(q), b=shaped(b), rho=shaped(rho, (r,)), projections=shaped(proj, (K,)), alpha=shaped(alpha),
         V=shaped(V), errors=errors_s, train_error=shaped(terr, (K,)), train_loss=shaped(tloss, (K,)),
-        residual=shaped(res), iterations=shaped(iters), exists=shaped(exists), metrics=model.metrics(errors_s))
+        residual=shaped(res), iterations=shaped(iters), exists=shaped(exists),
+        metrics=frozen_metrics(model.metrics(errors_s)), log_errors=shaped(log_errors, (K,)),
+        status=shaped(status))
 
 
 @dataclass(frozen=True)

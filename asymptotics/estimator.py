@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .datadriven import as_signed_labels, delta_to_shift, suggest_delta
+from .datadriven import as_signed_labels, check_label_types, delta_to_shift, suggest_delta
 from .simulate.svm import fit_max_margin
 
 __all__ = ["CostSensitiveSVC"]
@@ -57,6 +57,7 @@ class CostSensitiveSVC(ClassifierMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y):
+        check_label_types(y)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)

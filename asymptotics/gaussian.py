@@ -132,6 +132,18 @@ def logq_scalar(t: float) -> float:
     return math.log(q_scalar(t))
 
 
+@kernel()
+def logf_scalar(t: float):
+    """(log F(t), F'(t)/F(t)), finite for every finite t: for t >= 2 from
+    F = Q rho_1 rho_2 and F' = -2 Q rho_1 (F'/F = -2/rho_2) with log Q in the
+    log domain, so nothing underflows even where F does (t > ~27)."""
+    if t >= _T_CF:
+        rho1, rho2 = _cf_ratios(t)
+        return logq_scalar(t) + math.log(rho1) + math.log(rho2), -2.0 / rho2
+    f = f_scalar(t)
+    return math.log(f), df_scalar(t) / f
+
+
 @ufunc(["float64(float64)"])
 def _F(t):
     return f_scalar(t)

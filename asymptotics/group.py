@@ -27,6 +27,7 @@ import numpy as np
 
 from ._validation import positive_array
 from .models import GroupGMM
+from .results import _messages, frozen, frozen_metrics
 from .solver import max_margin
 
 __all__ = ["GSSVMResult", "gs_svm", "group_margins"]
@@ -40,8 +41,9 @@ class GSSVMResult:
 
     Attributes
     ----------
-    q, b, rho, residual, iterations, separable, tau, ridge :
-        As in :class:`~asymptotics.solver.MaxMarginResult`.
+    q, b, rho, projections, residual, iterations, separable, status, tau, ridge :
+        As in :class:`~asymptotics.solver.MaxMarginResult` (``projections``
+        per cluster, in the cluster order of :class:`~asymptotics.models.GroupGMM`).
     margins : ndarray (S + (2, G))
         The margin asked of each subgroup, indexed ``[iy, g - 1]``
         (iy = 0 for y = +1, 1 for y = -1).
@@ -61,6 +63,10 @@ class GSSVMResult:
         :math:`(|R_{+,1} - R_{+,2}| + |R_{-,1} - R_{-,2}|)/2`.
     worst : ndarray (S)
         Worst-subgroup error :math:`\max_{y,g} R_{y,g}`.
+    errors, log_errors : ndarray (S + (2G,))
+        Per-cluster errors and their logarithms (cluster order of GroupGMM).
+    log_R_yg : ndarray (S + (2, G))
+        :math:`\log R_{y,g}`, accurate where the errors underflow.
     """
 
     model: GroupGMM
@@ -70,6 +76,8 @@ class GSSVMResult:
     q: np.ndarray
     b: np.ndarray
     rho: np.ndarray
+    projections: np.ndarray
+    errors: np.ndarray
     R_yg: np.ndarray
     R_plus: np.ndarray
     R_minus: np.ndarray
@@ -84,6 +92,14 @@ class GSSVMResult:
     separable: np.ndarray
     tau: np.ndarray = None
     ridge: np.ndarray = None
+    log_R_yg: np.ndarray = None
+    log_errors: np.ndarray = None
+    status: np.ndarray = None
+
+    @property
+    def messages(self):
+        """The text of ``status``."""
+        return _messages(self.status)
 
 
 def group_margins(model: GroupGMM, delta) -> np.ndarray:
@@ -143,10 +159,11 @@ def gs_svm(model: GroupGMM, gamma, delta=1.0, intercept: bool = True,
     G = model.n_groups
     margins = group_margins(model, delta)
     sol = max_margin(model, gamma, margins.reshape(margins.shape[:-2] + (2 * G,)), intercept,
-                     on_nonseparable)
+                     on_nonseparable, margin_name="delta")
     shape = np.shape(sol.q)
     return GSSVMResult(
-        model=model, gamma=sol.gamma, margins=np.broadcast_to(margins, shape + (2, G)),
-        intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho,
-        **model.metrics(sol.errors),
-        residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge)
+        model=model, gamma=sol.gamma, margins=frozen(np.broadcast_to(margins, shape + (2, G)), shape, (2, G)),
+        intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, projections=sol.projections,
+        errors=sol.errors, **frozen_metrics(model.metrics(sol.errors)),
+        residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge,
+        log_R_yg=frozen(sol.log_errors, shape, (2, G)), log_errors=sol.log_errors, status=sol.status)

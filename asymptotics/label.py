@@ -17,7 +17,8 @@ import numpy as np
 
 from ._validation import positive_array
 from .models import LabelGMM
-from .solver import MaxMarginResult, max_margin
+from .results import MaxMarginResult, _messages, frozen, frozen_metrics
+from .solver import max_margin
 
 __all__ = ["CSSVMResult", "cs_svm"]
 
@@ -38,13 +39,17 @@ class CSSVMResult:
         Direction of w in the mean subspace (basis ``model.factor``).
     projections : ndarray (S + (2,))
         :math:`(\mu_+\cdot w, \mu_-\cdot w)/\|w\|`.
+    errors : ndarray (S + (2,))
+        :math:`(R_+, R_-)` (the per-cluster errors of every result type).
     R_plus, R_minus : ndarray (S)
         Class-conditional test errors of the minority (+1) and majority (-1).
     R_bal : ndarray (S)
         Balanced error :math:`(R_+ + R_-)/2`.
     R : ndarray (S)
         Standard test error :math:`\pi R_+ + (1 - \pi) R_-`.
-    residual, iterations, separable, tau, ridge :
+    log_errors : ndarray (S + (2,))
+        :math:`(\log R_+, \log R_-)`, accurate where the errors underflow.
+    residual, iterations, separable, status, tau, ridge :
         As in :class:`~asymptotics.solver.MaxMarginResult` (``tau``, the
         score spread, equals ``q`` for isotropic features).
     """
@@ -57,6 +62,7 @@ class CSSVMResult:
     b: np.ndarray
     rho: np.ndarray
     projections: np.ndarray
+    errors: np.ndarray
     R_plus: np.ndarray
     R_minus: np.ndarray
     R_bal: np.ndarray
@@ -66,11 +72,18 @@ class CSSVMResult:
     separable: np.ndarray
     tau: np.ndarray = None
     ridge: np.ndarray = None
+    log_errors: np.ndarray = None
+    status: np.ndarray = None
 
     @property
     def beta(self) -> np.ndarray:
         """b / tau (b / q for isotropic features)."""
         return self.b / self.tau
+
+    @property
+    def messages(self):
+        """The text of ``status``."""
+        return _messages(self.status)
 
 
 def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
@@ -106,9 +119,10 @@ def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
         raise ValueError(f"model must be a LabelGMM, got {type(model).__name__}")
     delta = positive_array(delta, "delta")
     margins = np.stack(np.broadcast_arrays(delta, np.ones_like(delta)), axis=-1)
-    sol: MaxMarginResult = max_margin(model, gamma, margins, intercept, on_nonseparable)
+    sol: MaxMarginResult = max_margin(model, gamma, margins, intercept, on_nonseparable, margin_name="delta")
     return CSSVMResult(
-        model=model, gamma=sol.gamma, delta=np.broadcast_to(delta, np.shape(sol.q))[()],
-        intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, projections=sol.projections,
-        **model.metrics(sol.errors),
-        residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge)
+        model=model, gamma=sol.gamma, delta=frozen(np.broadcast_to(delta, np.shape(sol.q)), np.shape(sol.q)),
+        intercept=sol.intercept, q=sol.q, b=sol.b, rho=sol.rho, projections=sol.projections, errors=sol.errors,
+        **frozen_metrics(model.metrics(sol.errors)),
+        residual=sol.residual, iterations=sol.iterations, separable=sol.separable, tau=sol.tau, ridge=sol.ridge,
+        log_errors=sol.log_errors, status=sol.status)

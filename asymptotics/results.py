@@ -1,11 +1,59 @@
-"""Result types shared by the engines and their covariance layer."""
+"""Result types shared by the engines and their covariance layer, and the one
+place where solver output becomes a result.
+
+Contracts (tested for every model and engine):
+
+* every field of shape ``S`` (the broadcast shape of the inputs) is a
+  read-only ndarray, or a NumPy float/int/bool scalar when the inputs were
+  scalars; fields with a trailing axis (``rho``: ``S + (r,)``, per-cluster
+  fields: ``S + (K,)``) are read-only arrays;
+* ``model.factor @ rho == projections`` (to rounding);
+* ``errors`` and ``log_errors`` are computed from the same arguments
+  :math:`t_k = y_k(\\mu_k\\cdot w + b)/\\tau`, ``log_errors`` accurate where
+  the errors underflow (below 1e-308);
+* ``status`` holds the solver's per-point code; ``messages`` its text.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MaxMarginResult"]
+from .gaussian import Q, logQ
+
+__all__ = ["MaxMarginResult", "STATUS_MESSAGES"]
+
+# Per-point status codes (the engines' codes) and what they mean.
+STATUS_MESSAGES = {
+    0: "converged",
+    1: "not separable: gamma <= gamma_star, no max-margin classifier (filled with NaN)",
+    2: "did not converge",
+    3: "the minimiser is w = 0 (a constant classifier)",
+    4: "no minimiser: lam = 0 where the loss can be driven to its infimum (filled with NaN)",
+}
+
+
+def _scalarise(a: np.ndarray):
+    return a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a
+
+
+def frozen(a, shape: tuple, tail: tuple = ()):
+    """``a`` reshaped to ``shape + tail``, read-only; a NumPy scalar when the
+    result is 0-d."""
+    out = np.array(a, copy=True).reshape(shape + tail)
+    if out.ndim == 0:
+        return out[()]
+    out.setflags(write=False)
+    return out
+
+
+def error_fields(labels, projections, beta):
+    """(errors, log_errors) of the limit classifier from the normalised
+    projections and intercept: :math:`t_k = y_k(p_k + \\beta)`, errors
+    :math:`Q(t_k)` and their logarithms (finite also where Q underflows)."""
+    t = labels * (projections + np.asarray(beta)[..., None])
+    with np.errstate(invalid="ignore"):
+        return Q(t), logQ(t)
 
 
 @dataclass(frozen=True)
@@ -13,7 +61,8 @@ class MaxMarginResult:
     r"""Asymptotic max-margin classifier on a K-cluster mixture.
 
     Every array field has the broadcast shape ``S`` of ``gamma`` and the
-    margins (scalars for scalar input), with a trailing axis where noted.
+    margins (NumPy scalars for scalar input), with a trailing axis where
+    noted; arrays are read-only.
 
     Attributes
     ----------
@@ -23,12 +72,16 @@ class MaxMarginResult:
     b : ndarray (S)
         Limit of the intercept (0 without one).
     rho : ndarray (S + (r,))
-        Coordinates of :math:`w/\|w\|` in the mean subspace, in the basis of
-        ``model.factor`` (``|rho|`` is the cosine of w with that subspace).
+        Coordinates in the basis of ``model.factor`` of the projection of
+        :math:`w/\tau` on the mean subspace (:math:`\tau = \|w\|` for
+        isotropic features, where ``|rho|`` is the cosine of w with that
+        subspace), so that ``model.factor @ rho == projections``.
     projections : ndarray (S + (K,))
-        :math:`\mu_k \cdot w / \|w\| = (A\rho)_k`.
+        :math:`\mu_k \cdot w / \tau = (A\rho)_k`.
     errors : ndarray (S + (K,))
-        Per-cluster test errors :math:`R_k = Q(y_k((A\rho)_k + b/q))`.
+        Per-cluster test errors :math:`R_k = Q(y_k((A\rho)_k + b/\tau))`.
+    log_errors : ndarray (S + (K,))
+        :math:`\log R_k`, accurate also where :math:`R_k` underflows.
     tau : ndarray (S)
         Limit of the within-cluster score spread :math:`\sqrt{w^T\Sigma w}`
         (= q for isotropic features); errors and ``beta`` are in its units.
@@ -40,6 +93,8 @@ class MaxMarginResult:
         optimal lambda, divided by gamma_eff).
     iterations : ndarray (S)
         Newton iterations spent (inner plus outer).
+    status : ndarray of int (S)
+        Per-point solver status (:data:`STATUS_MESSAGES`; see ``messages``).
     separable : ndarray of bool (S)
         False only where ``on_nonseparable="nan"`` filled a point with NaN.
     """
@@ -58,12 +113,8 @@ class MaxMarginResult:
     separable: np.ndarray = field(repr=False)
     tau: np.ndarray = field(default=None, repr=False)
     ridge: np.ndarray = field(default=None, repr=False)
-
-    def __post_init__(self):
-        if self.tau is None:   # isotropic features: the score spread is |w|
-            object.__setattr__(self, "tau", self.q)
-        if self.ridge is None:
-            object.__setattr__(self, "ridge", _scalarise(np.full(np.shape(self.q), np.nan)))
+    log_errors: np.ndarray = field(default=None, repr=False)
+    status: np.ndarray = field(default=None, repr=False)
 
     @property
     def beta(self) -> np.ndarray:
@@ -71,6 +122,57 @@ class MaxMarginResult:
         for isotropic features)."""
         return self.b / self.tau
 
+    @property
+    def messages(self):
+        """The text of ``status`` (a string for scalar input, else an array of strings)."""
+        return _messages(self.status)
 
-def _scalarise(a: np.ndarray):
-    return a[()] if isinstance(a, np.ndarray) and a.ndim == 0 else a
+
+def _messages(status):
+    codes = np.asarray(status)
+    out = np.vectorize(lambda c: STATUS_MESSAGES.get(int(c), "unknown"), otypes=[object])(codes)
+    return out[()] if out.ndim == 0 else out
+
+
+def frozen_metrics(metrics: dict) -> dict:
+    """The model's metrics with every array read-only (scalars stay scalars)."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, np.ndarray):
+            if value.ndim == 0:
+                value = value[()]
+            else:
+                value = value.copy()
+                value.setflags(write=False)
+        out[key] = value
+    return out
+
+
+def build_max_margin(model, g_flat, m_flat, shape, intercept, q, b, proj, beta, residual, iterations, status,
+                     rho=None, tau=None, ridge=None) -> MaxMarginResult:
+    """Assemble a :class:`MaxMarginResult` from flat per-point solver output
+    (points along axis 0): NaN where a point is not separable, ``rho``
+    from the projections when not given (exact: they lie in the factor's
+    column space), errors and their logarithms from one formula."""
+    K = model.n_clusters
+    A = model.factor
+    sep = status != 1
+    nan = ~sep
+    q, b, proj = np.array(q, float), np.array(b, float), np.array(proj, float)
+    beta, residual = np.array(beta, float), np.array(residual, float)
+    if rho is None:
+        rho = np.linalg.lstsq(A, np.where(nan[:, None], 0.0, proj).T, rcond=None)[0].T if A.shape[1] else \
+            np.zeros((proj.shape[0], 0))
+    rho = np.array(rho, float)
+    for arr in (q, b, proj, beta, residual, rho):
+        arr[nan] = np.nan
+    errors, log_errors = error_fields(model.labels, proj, beta)
+    tau_flat = q if tau is None else np.where(nan, np.nan, tau)
+    ridge_flat = np.full(q.shape, np.nan) if ridge is None else np.where(nan, np.nan, ridge)
+    return MaxMarginResult(
+        model=model, gamma=frozen(g_flat, shape), margins=frozen(m_flat, shape, (K,)), intercept=intercept,
+        q=frozen(q, shape), b=frozen(b, shape), rho=frozen(rho, shape, (A.shape[1],)),
+        projections=frozen(proj, shape, (K,)), errors=frozen(errors, shape, (K,)),
+        residual=frozen(residual, shape), iterations=frozen(iterations, shape), separable=frozen(sep, shape),
+        tau=frozen(tau_flat, shape), ridge=frozen(ridge_flat, shape), log_errors=frozen(log_errors, shape, (K,)),
+        status=frozen(status, shape))

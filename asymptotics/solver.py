@@ -16,17 +16,19 @@ How it is solved, and why that is safe, is in :mod:`asymptotics._engine`.
 """
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from . import _engine
 from .covariance import covariance_max_margin, covariance_threshold
-from ._validation import boolean, positive_array
+from ._validation import boolean, broadcast_shapes, positive_array
 from .errors import ConvergenceError, NotSeparableError
-from .gaussian import Q
 from .models import ClusterGMM
-from .results import MaxMarginResult, _scalarise
+from .results import MaxMarginResult, build_max_margin
 
-__all__ = ["MaxMarginResult", "max_margin", "separability_threshold"]
+__all__ = ["MaxMarginResult", "max_margin", "separability_threshold", "ThresholdUnderflowWarning"]
 
 MAX_OUTER = 200
 MAX_INNER = 1000
@@ -38,7 +40,11 @@ def _check_intercept_labels(model: ClusterGMM, intercept: bool) -> None:
                          "(a one-class problem has no finite max-margin solution)")
 
 
-def separability_threshold(model: ClusterGMM, intercept: bool = True) -> float:
+class ThresholdUnderflowWarning(UserWarning):
+    """gamma_star is positive but below the smallest double: returned as 0.0."""
+
+
+def separability_threshold(model: ClusterGMM, intercept: bool = True, log: bool = False) -> float:
     r"""Separability threshold :math:`\gamma_\star`: the data are linearly
     separable (and the max-margin classifier exists) w.p. -> 1 iff
     :math:`\gamma > \gamma_\star`.
@@ -47,27 +53,93 @@ def separability_threshold(model: ClusterGMM, intercept: bool = True) -> float:
               \frac{\sum_k \pi_k F(y_k((A\rho)_k + \beta))}{1 - \|\rho\|^2}
               \qquad (\beta \equiv 0 \text{ without intercept})
 
-    It does not depend on the margins.  Solved by Dinkelbach's method
-    (see :mod:`asymptotics._engine`); the result is cached on the model.
+    It does not depend on the margins.  Solved by Dinkelbach's method in
+    :math:`\log\gamma` (see :mod:`asymptotics._engine`); when
+    :math:`\gamma_\star < 10^{-300}` (well-separated means, e.g. antipodal
+    of norm >= 37) the minimisation continues in the log domain
+    (:math:`\log\sum_k \pi_k F(t_k) - \log(1 - \|\rho\|^2)` with a
+    tail-accurate log F).  The result is cached on the model.
+
+    Parameters
+    ----------
+    log : bool
+        Return :math:`\log\gamma_\star` (finite always) instead of
+        :math:`\gamma_\star`.  Without it a threshold below the smallest
+        double is returned as 0.0 with a :class:`ThresholdUnderflowWarning`.
     """
     if not isinstance(model, ClusterGMM):
         raise ValueError(f"model must be a ClusterGMM (or LabelGMM), got {type(model).__name__}")
     intercept = boolean(intercept, "intercept")
+    log = boolean(log, "log")
     _check_intercept_labels(model, intercept)
     cache = model._threshold_cache
-    if intercept not in cache and model._cov is not None:
-        cache[intercept] = covariance_threshold(model, intercept, MAX_INNER)
-    if intercept not in cache:
-        gs, _, it, status = _engine.threshold(model.factor, model.priors, model.labels, intercept,
+    key = ("log", intercept)
+    if key not in cache and model._cov is not None:
+        cache[key] = math.log(covariance_threshold(model, intercept, MAX_INNER))
+    if key not in cache:
+        gs, x, it, status = _engine.threshold(model.factor, model.priors, model.labels, intercept,
                                                200, MAX_INNER)
-        if status != _engine.OK or not np.isfinite(gs):
+        if status == _engine.UNDERFLOW:
+            cache[key] = _log_threshold(model, intercept, x)
+        elif status != _engine.OK or not np.isfinite(gs) or not gs > 0:
             raise ConvergenceError("separability threshold did not converge", iterations=it)
-        cache[intercept] = float(gs)
-    return cache[intercept]
+        else:
+            cache[key] = math.log(gs)
+    value = cache[key]
+    if log:
+        return value
+    if value < -745.0:
+        warnings.warn(f"gamma_star = exp({value:.6g}) is positive but below the smallest double; returned 0.0 "
+                      "(separability_threshold(..., log=True) gives its logarithm)", ThresholdUnderflowWarning,
+                      stacklevel=2)
+        return 0.0
+    return math.exp(value)
+
+
+def _log_threshold(model: ClusterGMM, intercept: bool, x0: np.ndarray) -> float:
+    """log gamma_star by minimising log sum_k pi_k F(t_k) - log(1 - |rho|^2)
+    in (v, beta) with rho = v / sqrt(1 + |v|^2) (so |rho| < 1), BFGS with the
+    exact gradient from the engine's last point; the objective is smooth and
+    its values stay finite (log F is computed in the log domain)."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
+
+    from .gaussian import logf_scalar
+
+    A, pri, lab = model.factor, model.priors, model.labels
+    r = A.shape[1]
+    logp = np.log(pri)
+
+    def fun(z):
+        v, beta = z[:r], (z[r] if intercept else 0.0)
+        nv = 1.0 + v @ v
+        rho = v / math.sqrt(nv)
+        t = lab * (A @ rho + beta)
+        lf, dl = np.array([logf_scalar(ti) for ti in t]).T
+        terms = logp + lf
+        total = logsumexp(terms)
+        w = np.exp(terms - total)                    # softmax weights
+        g_t = w * dl                                 # d/dt_k of log sum pi F
+        # log(1 - |rho|^2) = -log(1 + |v|^2); d/dv of rho = (I - rho rho^T)/sqrt(nv)
+        g_rho = A.T @ (lab * g_t)
+        g_v = (g_rho - rho * (rho @ g_rho)) / math.sqrt(nv) + 2.0 * v / nv
+        grad = np.append(g_v, np.sum(lab * g_t)) if intercept else g_v
+        return total + math.log(nv), grad
+
+    x0 = np.asarray(x0, float)
+    rho0 = x0[:r]
+    nr = float(rho0 @ rho0)
+    v0 = rho0 / math.sqrt(max(1.0 - nr, 1e-300)) if nr < 1 else rho0
+    z0 = np.append(v0, x0[r]) if intercept else v0
+    res = minimize(fun, z0, jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 2000})
+    value = float(res.fun)
+    if not np.isfinite(value):
+        raise ConvergenceError("separability threshold (log domain) did not converge", iterations=int(res.nit))
+    return value
 
 
 def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
-               on_nonseparable: str = "raise") -> MaxMarginResult:
+               on_nonseparable: str = "raise", *, margin_name: str = "margins") -> MaxMarginResult:
     r"""Sharp asymptotics of the max-margin classifier with cluster margins.
 
     Parameters
@@ -109,7 +181,7 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     K = model.n_clusters
     if margins.ndim == 0 or margins.shape[-1] != K:
         raise ValueError(f"margins must have a last axis of length K = {K}, got shape {margins.shape}")
-    shape = np.broadcast_shapes(gamma.shape, margins.shape[:-1])
+    shape = broadcast_shapes(("gamma", gamma.shape), (margin_name, margins.shape[:-1]))
     g_flat = np.ascontiguousarray(np.broadcast_to(gamma, shape).reshape(-1))
     m_flat = np.ascontiguousarray(np.broadcast_to(margins, shape + (K,)).reshape(-1, K))
 
@@ -120,6 +192,12 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     us, xs, iters, res, status = _engine.solve_sweep(A, model.priors, model.labels, g_flat, m_flat,
                                                      intercept, MAX_OUTER, MAX_INNER)
     bad = status == _engine.NOT_CONVERGED
+    if bad.any():
+        # a point the engine could not solve is, below the threshold, simply
+        # not separable (e.g. gamma = 1e-320, where the engine's program degenerates)
+        below = bad & (g_flat <= separability_threshold(model, intercept))
+        status = np.where(below, _engine.NOT_SEPARABLE, status)
+        bad = status == _engine.NOT_CONVERGED
     if bad.any():
         i = int(np.argmax(bad))
         raise ConvergenceError(
@@ -133,20 +211,7 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     r = A.shape[1]
     rho = xs[:, :r]
     beta = xs[:, r] if intercept else np.zeros(len(us))
-    proj = rho @ A.T
     with np.errstate(divide="ignore", invalid="ignore"):
         q = 1.0 / us
-    errors = Q(model.labels * (proj + beta[:, None]))
-    b = beta * q
-    nan = ~sep
-    for arr in (q, b, rho, proj, errors, res):
-        arr[nan] = np.nan
-
-    def shaped(a, tail=()):
-        return _scalarise(a.reshape(shape + tail))
-
-    return MaxMarginResult(
-        model=model, gamma=shaped(g_flat), margins=m_flat.reshape(shape + (K,)), intercept=intercept,
-        q=shaped(q), b=shaped(b), rho=shaped(rho, (r,)), projections=shaped(proj, (K,)),
-        errors=shaped(errors, (K,)), residual=shaped(res), iterations=shaped(iters),
-        separable=shaped(sep))
+    return build_max_margin(model, g_flat, m_flat, shape, intercept, q, beta * q, rho @ A.T, beta, res, iters,
+                            status, rho=rho)

@@ -105,8 +105,14 @@ def _closed_form(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult
         beta = -(a_plus + a_minus) / 2
     else:
         L = np.log((1.0 - model.prior) / model.prior)
-        beta = D / 2 - L / D - a_plus
-    t = q1 * (beta - beta1)
+        # D = 0 (equal class means): the error pi Q(beta + a) + (1 - pi) Q(-beta - a) is monotone in
+        # beta, minimised by predicting the majority (beta -> -inf for pi < 1/2); every beta is
+        # optimal when pi = 1/2, and then delta = 1 is returned
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where(D != 0, D / 2 - L / np.where(D != 0, D, 1.0) - a_plus,
+                            np.where(L == 0, beta1, -np.sign(L) * np.inf))
+    with np.errstate(invalid="ignore"):
+        t = np.where(beta == beta1, 0.0, q1 * (beta - beta1))
     attainable = np.abs(t) < 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.where(attainable, (1.0 + t) / (1.0 - t), np.where(t >= 1.0, np.inf, 0.0))
