@@ -1,19 +1,36 @@
 """Input checks at the public boundary: every failure names its argument."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 and "\n" not in text else text.replace("\n", " ")[:57] + "..."
+
+
 def finite_array(value, name: str, ndim: int | None = None) -> np.ndarray:
-    """Float array with only finite entries (and the given ndim)."""
+    """Float array with only finite entries (and the given ndim).  Strings
+    and booleans are refused rather than converted ("2" and True are not
+    numbers here)."""
+    try:
+        raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    except (TypeError, ValueError):       # ragged nested sequences
+        raise ValueError(f"{name} must be numeric, got {_short(value)}") from None
+    kind = raw.dtype.kind
+    if kind in "USb" or (kind == "O" and not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+                                                  for v in raw.ravel())):
+        raise ValueError(f"{name} must be numeric, got {_short(value)}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric, got {value!r}") from None
+        raise ValueError(f"{name} must be numeric, got {_short(value)}") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {value!r}")
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {_short(value)}")
     return arr
 
 
@@ -23,7 +40,7 @@ def positive_array(value, name: str) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
     if np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name} must be > 0, got {_short(value)}")
     return arr
 
 

@@ -181,3 +181,11 @@ def test_no_nan_without_saying_so():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.all(np.isfinite(asy.erm(LABEL, [0.5, 2.0], "CE", 0.01).errors))
+
+
+@pytest.mark.parametrize("bad", ["2", True, [1, "2"], np.array(["1"]), [[1, 2], [3]], None, {"a": 1}])
+def test_numbers_are_numbers(bad):
+    """Strings, booleans and ragged sequences are refused, not converted."""
+    with pytest.raises(ValueError, match="gamma must be numeric") as info:
+        asy.cs_svm(LABEL, bad, 1.0)
+    assert "\n" not in str(info.value)
