@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import asymptotics as asy
-from asymptotics.simulate import monte_carlo
+from asymptotics.simulate import cluster_margins, monte_carlo
 
 LABEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])
 GROUP = asy.GroupGMM(0.3, 0.1, [2.0, 0.0], [1.0, 1.5])
@@ -98,3 +98,56 @@ def test_monte_carlo_bad_inputs():
 def test_all_trials_non_separable_raise():
     with pytest.raises(asy.NotSeparableError):
         monte_carlo(asy.LabelGMM.antipodal(0.5, 0.3), 0.05, 1.0, n=200, trials=2)
+
+
+def test_realised_fractions_remove_the_bias_of_random_class_counts():
+    """pi = 0.03, n = 200: the minority count is Binomial(200, 0.03) (mean 6),
+    and R+ is far from linear in it, so the average over trials sits well above
+    the limit at the prior (z > 5: consistent() fails).  The theory at each
+    trial's realised fractions, averaged (theory_realised), explains the gap:
+    every metric agrees with it within 2 SE.  Stratified sampling (exactly 6
+    minority samples) removes the bias at the source: then the plain limit
+    agrees."""
+    m = asy.LabelGMM.antipodal(0.03, 3.0)
+    r = monte_carlo(m, 2.0, 4.0, n=200, trials=300, seed=1, n_jobs=2, progress=False)
+    assert r.z("R_plus") > 5 and r.z("R_bal") > 5
+    assert not r.consistent("R_plus") and not r.consistent("R_bal")
+    assert r.theory_realised["R_plus"] - r.theory["R_plus"] > 0.05     # the count-induced shift itself
+    for name in ("R_plus", "R_minus", "R_bal", "R", "q", "b"):
+        assert abs(r.z(name, realised=True)) < 2, (name, r.mean[name], r.se[name], r.theory_realised[name])
+        assert r.consistent(name, realised=True)
+    # per trial: counts recorded, theory at those counts
+    assert np.unique(r.counts[:, 0]).size > 5 and np.all(r.counts.sum(axis=-1) == 200)
+    valid = ~np.isnan(r.trials["R_plus"])
+    np.testing.assert_allclose(np.mean(r.theory_trials["R_plus"][valid]), r.theory_realised["R_plus"])
+    s = monte_carlo(m, 2.0, 4.0, n=200, trials=60, seed=1, n_jobs=2, progress=False, stratify=True)
+    assert np.all(s.counts == [6, 194]) and s.n_invalid == 0
+    np.testing.assert_allclose(s.theory_realised["R_plus"], s.theory["R_plus"], rtol=1e-9)
+    for name in ("R_plus", "R_bal", "q", "b"):
+        assert np.all(s.consistent(name)), (name, s.mean[name], s.se[name], s.theory[name])
+
+
+def test_realised_theory_of_an_absent_cluster_is_the_limit_of_a_rare_one():
+    """Trials that draw no sample of a cluster: its error comes from the limiting
+    direction in the span of the other means.  Independent check: the theory with
+    that cluster's fraction 1e-7 instead of 0 (continuity in the priors)."""
+    g = asy.GroupGMM(0.4, 0.05, [2.0, 0.0], [0.5, 1.5])
+    r = monte_carlo(g, 2.0, 3.0, n=40, trials=12, seed=0)
+    absent = [t for t in range(12) if np.isfinite(r.trials["R"][t]) and np.any(r.counts[t] == 0)]
+    assert absent, r.counts
+    for t in absent[:3]:
+        c = r.counts[t].astype(float)
+        c[c == 0] = 1e-7 * 40
+        rare = asy.ClusterGMM(c / c.sum(), g.labels, g.means)
+        ref = asy.max_margin(rare, r.d[()] / 40, cluster_margins(g, 3.0))
+        np.testing.assert_allclose(r.theory_trials["errors"][t], ref.errors, atol=1e-5)
+        np.testing.assert_allclose([r.theory_trials["q"][t], r.theory_trials["b"][t]], [ref.q, ref.b], atol=1e-5)
+
+
+def test_reproducible_whatever_n_jobs_with_stratified_sampling():
+    a = monte_carlo(GROUP, 2.0, [1.0, 2.0], n=120, trials=4, seed=9, n_jobs=1, stratify=True)
+    b = monte_carlo(GROUP, 2.0, [1.0, 2.0], n=120, trials=4, seed=9, n_jobs=2, stratify=True)
+    for name in a.trials:
+        np.testing.assert_array_equal(a.trials[name], b.trials[name])
+        np.testing.assert_array_equal(a.theory_realised[name], b.theory_realised[name])
+    np.testing.assert_array_equal(a.counts, b.counts)

@@ -90,3 +90,29 @@ def test_invalid_lam_and_method_are_named():
         monte_carlo(LABEL, 1.0, 1.0, n=100, trials=2, method="svm", lam=0.1)
     with pytest.raises(ValueError, match="method"):
         monte_carlo(LABEL, 1.0, 1.0, n=100, trials=2, method="focal", lam=0.1)
+
+
+def test_realised_fraction_theory_for_erm():
+    """Stratified with n pi integral: the realised fractions are the priors and
+    theory_realised is the theory.  I.i.d. labels at small n: per-trial theory
+    at the realised counts, a cluster without training samples has NaN
+    training metrics in both the trial and its theory, and its test error is
+    the limit of a rare cluster (fraction 1e-7: continuity in the priors)."""
+    s = monte_carlo(LABEL, 1.0, 1.0, n=200, trials=4, method="CE", lam=1e-2, seed=2, stratify=True)
+    assert np.all(s.counts == [40, 160])
+    for name in NAMES:
+        np.testing.assert_allclose(s.theory_realised[name], s.theory[name], rtol=1e-9, atol=1e-12)
+    r = monte_carlo(GROUP, 1.0, 1.0, n=30, trials=16, method="wCE", lam=0.05, seed=0)
+    absent = [t for t in range(16) if np.isfinite(r.trials["R"][t]) and np.any(r.counts[t] == 0)]
+    assert absent, r.counts
+    for t in absent[:2]:
+        empty = r.counts[t] == 0
+        assert np.all(np.isnan(r.trials["train_error"][t][empty]))
+        assert np.all(np.isnan(r.theory_trials["train_error"][t][empty]))
+        assert np.all(np.isfinite(r.theory_trials["train_error"][t][~empty]))
+        c = r.counts[t].astype(float)
+        c[empty] = 1e-7 * 30
+        rare = asy.ClusterGMM(c / c.sum(), GROUP.labels, GROUP.means)
+        ref = asy.erm(rare, r.d[()] / 30, asy.losses.resolve_loss("wCE", GROUP), 0.05)
+        np.testing.assert_allclose(r.theory_trials["errors"][t], ref.errors, atol=1e-5)
+        np.testing.assert_allclose(r.theory_trials["q"][t], ref.q, rtol=1e-5)

@@ -146,6 +146,7 @@ from scipy.special import expit
 from .._validation import boolean
 from ..errors import ConvergenceError, NotSeparableError
 from ..losses import HINGE, SQUARE, VS, Loss, VSLoss, cluster_losses
+from .sampling import check_memory
 
 __all__ = ["ERMFit", "fit_erm", "SeparableSampleError"]
 
@@ -376,7 +377,9 @@ def fit_erm(X, y, loss, lam, clusters=None, intercept: bool = True, tol: float =
     ------
     ValueError
         A malformed argument (the message names it); ``lam = 0`` with the
-        square loss and no unique minimiser.
+        square loss and no unique minimiser; an ``n x n`` Gram matrix (hinge
+        with ``lam > 0``, or ``d >= n``) above the memory budget of
+        :mod:`asymptotics.simulate.sampling`.
     SeparableSampleError
         (a :class:`~asymptotics.NotSeparableError`) ``lam = 0`` on a
         separable sample: no minimiser.
@@ -395,6 +398,8 @@ def fit_erm(X, y, loss, lam, clusters=None, intercept: bool = True, tol: float =
     True
     """
     data, kinds, tol, max_iter = _validate(X, y, loss, lam, clusters, intercept, tol, max_iter)
+    if kinds == {HINGE} and data.lam > 0 or _use_kernel(data.n, data.d, data.lam):
+        check_memory(data.n * data.n, "X", f"the n x n Gram matrix of n = {data.n} samples")
     if kinds == {HINGE}:
         if data.lam == 0:
             if _interpolates(data) or _newton_separates(data):

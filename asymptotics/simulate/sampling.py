@@ -6,6 +6,22 @@ model) is sampled in ``d`` dimensions with its mean vectors zero-padded to
 asymptotics depend on, unchanged.  A model given by its Gram matrix is
 embedded through its factor :math:`A = VS` (cluster k has mean :math:`A_k`
 in the first r coordinates).
+
+Memory budget
+-------------
+A sample is ``n x d`` doubles; :data:`MEMORY_BUDGET_BYTES` (2 GiB, a module
+constant that may be raised deliberately) caps every array the simulation
+side allocates in one piece (a sample, an ``n x n`` Gram matrix).  A request
+above it is refused with a one-line ``ValueError`` naming the argument before
+anything is allocated, instead of ending in a ``MemoryError`` traceback.
+
+Stratified sampling
+-------------------
+``sample(..., stratify=True)`` draws exactly :func:`stratified_counts` rows
+from each cluster, ``floor(n pi_k)`` plus one more for the clusters with the
+largest remainders ``n pi_k - floor(n pi_k)`` (ties to the lower index), so
+every trial sees the cluster fractions ``round(n pi_k)/n`` and none is
+unlucky enough to draw no minority sample.
 """
 from __future__ import annotations
 
@@ -13,11 +29,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import finite_array
+from .._validation import boolean, finite_array
 from ..gaussian import Q
 from ..models import ClusterGMM
 
-__all__ = ["Sample", "sample", "sample_mismatch", "embedded_means", "classifier_errors", "empirical_errors"]
+__all__ = ["Sample", "sample", "sample_mismatch", "embedded_means", "classifier_errors", "empirical_errors",
+           "stratified_counts", "check_memory", "MEMORY_BUDGET_BYTES"]
+
+MEMORY_BUDGET_BYTES = 2 * 1024 ** 3
+"""Largest single array (bytes) the simulation side agrees to allocate."""
+
+
+def check_memory(n_elements, name: str, what: str) -> None:
+    """ValueError naming ``name`` when ``n_elements`` doubles exceed the budget."""
+    need = 8.0 * float(n_elements)
+    if need > MEMORY_BUDGET_BYTES:
+        raise ValueError(f"{name}: {what} needs {need / 1024 ** 3:.3g} GiB, above the memory budget of "
+                         f"{MEMORY_BUDGET_BYTES / 1024 ** 3:.3g} GiB (asymptotics.simulate.sampling."
+                         "MEMORY_BUDGET_BYTES)")
+
+
+def stratified_counts(priors, n: int) -> np.ndarray:
+    """Exact cluster counts of a stratified sample of size ``n``: ``floor(n pi_k)``
+    and the remainder, one each, to the clusters with the largest fractional
+    parts (ties to the lower index).  Sums to ``n``."""
+    priors = np.asarray(priors, dtype=float)
+    exact = n * priors
+    counts = np.floor(exact).astype(np.int64)
+    rest = int(n - counts.sum())
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:rest]] += 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -91,24 +133,33 @@ def _check_size(n, name):
     return int(n)
 
 
-def sample(model: ClusterGMM, n: int, d: int, rng: np.random.Generator) -> Sample:
-    r"""Draw ``n`` i.i.d. samples: cluster ``k ~ priors``, ``x = mu_k + z``,
+def sample(model: ClusterGMM, n: int, d: int, rng: np.random.Generator, stratify: bool = False) -> Sample:
+    r"""Draw ``n`` samples: cluster ``k ~ priors`` (i.i.d.), ``x = mu_k + z``,
     ``z ~ N(0, I_d)``, label ``y_k``.
 
     Parameters
     ----------
     model : ClusterGMM (LabelGMM, GroupGMM)
     n, d : int
+        ``n * d`` doubles must fit the memory budget (module docstring).
     rng : numpy.random.Generator
         The only source of randomness (seed it).
+    stratify : bool
+        Exactly :func:`stratified_counts` rows per cluster (in random order)
+        instead of i.i.d. cluster draws.
     """
     if not isinstance(model, ClusterGMM):
         raise ValueError(f"model must be a ClusterGMM, got {type(model).__name__}")
     n, d = _check_size(n, "n"), _check_size(d, "d")
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed))")
+    stratify = boolean(stratify, "stratify")
+    check_memory(n * d, "d" if d > n else "n", f"an n x d = {n} x {d} sample")
     means = embedded_means(model, d)
-    k = rng.choice(model.n_clusters, size=n, p=model.priors)
+    if stratify:
+        k = rng.permutation(np.repeat(np.arange(model.n_clusters), stratified_counts(model.priors, n)))
+    else:
+        k = rng.choice(model.n_clusters, size=n, p=model.priors)
     X = rng.standard_normal((n, d))
     S = noise_scales(model, d)
     if S is not None:
@@ -123,6 +174,7 @@ def sample_mismatch(model: ClusterGMM, n: int, D: int, p: int, rng: np.random.Ge
     D, p = _check_size(D, "D"), _check_size(p, "p")
     if p > D:
         raise ValueError(f"p must be <= D, got p = {p}, D = {D}")
+    check_memory(_check_size(n, "n") * D, "D", f"an n x D = {n} x {D} sample")
     s = sample(model, n, D, rng)
     return Sample(X=np.ascontiguousarray(s.X[:, :p]), y=s.y, k=s.k)
 
@@ -139,6 +191,8 @@ def classifier_errors(model: ClusterGMM, w, b: float = 0.0) -> np.ndarray:
     b = float(finite_array(b, "b"))
     if not np.any(w):
         raise ValueError("w must not be zero")
+    scale = float(np.max(np.abs(w)))          # the errors are scale-free: no overflow for a huge w
+    w, b = w / scale, b / scale
     norm = _score_spread(model, w)
     means = embedded_means(model, w.size)
     return Q(model.labels * (means @ w + b) / norm)
@@ -148,6 +202,8 @@ def empirical_errors(model: ClusterGMM, w, b: float, n_test: int, rng: np.random
     """Per-cluster error rates of sign(w.x + b) on a fresh test sample of
     ``n_test`` points (NaN for a cluster with no test point)."""
     w = finite_array(w, "w", ndim=1)
+    n_test = _check_size(n_test, "n_test")
+    check_memory(n_test * w.size, "n_test", f"an n_test x d = {n_test} x {w.size} test sample")
     test = sample(model, n_test, w.size, rng)
     wrong = test.y * (test.X @ w + float(b)) <= 0
     counts = np.bincount(test.k, minlength=model.n_clusters)

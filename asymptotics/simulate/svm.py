@@ -31,22 +31,39 @@ exactly gives machine-precision margins when S is right, and the polished
 point is kept only if it is feasible (``a_S >= 0``, every margin met).  The
 result carries its KKT residual.
 
-Separability is decided before solving (a linear program, HiGHS) unless the
-points are in general position with more dimensions than points, where it is
-certain; non-separable data raise :class:`~asymptotics.NotSeparableError`.
+Separability.  With fewer unknowns than points (``d (+1) < n``) it is decided
+before solving by a linear program (HiGHS); otherwise the solve itself
+decides it: an answer that meets every margin (checked) proves separability,
+and only a solve that fails pays for the LP, which then tells non-separable
+data (:class:`~asymptotics.NotSeparableError`) from a genuine solver failure
+(:class:`~asymptotics.ConvergenceError`).  Nothing is assumed about general
+position: duplicate, zero or collinear rows are decided like any others.
+
+Bounds.  libsvm runs at most ``max(10^4, 50 n)`` SMO steps (a hard-margin
+solve on Gaussian data takes a few thousand at n = 800); past that PIQP takes
+over, with at most 200 interior-point iterations; the LP has a time limit of
+120 s.  Every call therefore ends in a result, ``NotSeparableError`` or
+``ConvergenceError``; the ``n x n`` Gram matrix must fit the memory budget of
+:mod:`asymptotics.simulate.sampling`.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import boolean, finite_array
+from .._validation import boolean
 from ..errors import ConvergenceError, NotSeparableError
+from .sampling import check_memory
 
 __all__ = ["MaxMarginFit", "fit_max_margin", "is_separable"]
 
 _C_HARD = 1e8
+_SVC_MIN_ITER = 10_000        # libsvm step cap: max(_SVC_MIN_ITER, _SVC_ITER_PER_POINT * n)
+_SVC_ITER_PER_POINT = 50
+_PIQP_MAX_ITER = 200
+_LP_TIME_LIMIT = 120.0        # seconds
 
 
 @dataclass(frozen=True)
@@ -81,22 +98,72 @@ class MaxMarginFit:
     polished: bool
 
 
-def is_separable(X: np.ndarray, y: np.ndarray, intercept: bool = True) -> bool:
-    r"""Whether some (w, b) has y_i (w.x_i + b) >= 1 for all i (LP feasibility,
-    HiGHS).  In the kernel form w = X^T beta when d > n (n + 1 variables)."""
+def _matrix(value, name: str, ndim: int) -> np.ndarray:
+    """Finite float array of the given ndim; one-line messages (no array repr)."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be numeric, got a string")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric, got {type(value).__name__}") from None
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {int(bad.sum())} non-finite entries")
+    return arr
+
+
+def _check_xy(X, y):
+    X = _matrix(X, "X", 2)
+    n, d = X.shape
+    if n < 1 or d < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+    y = _matrix(y, "y", 1)
+    if y.size != n or not np.all((y == 1.0) | (y == -1.0)):
+        raise ValueError(f"y must be {n} labels in (+1, -1)")
+    return X, y
+
+
+def is_separable(X, y, intercept: bool = True) -> bool:
+    r"""Whether some (w, b) has y_i (w.x_i + b) >= 1 for all i: a linear
+    feasibility program (HiGHS) in whichever form has fewer unknowns, the
+    primal (w, b) or the kernel form w = X^T beta (n + 1 unknowns).  No
+    general-position shortcut: duplicate, zero or collinear rows are decided
+    exactly.  With an intercept a one-class sample is separable (w = 0).
+
+    Raises
+    ------
+    ConvergenceError
+        HiGHS neither found a point nor proved infeasibility (numerical
+        trouble, or its time limit of 120 s).
+    """
+    X, y = _check_xy(X, y)
+    intercept = boolean(intercept, "intercept")
+    return _separable(X, y, intercept)
+
+
+def _separable(X, y, intercept, K=None) -> bool:
     from scipy.optimize import linprog
 
     n, d = X.shape
-    if d >= n:
-        # n generic points in R^d with d >= n are shattered (Gaussian data: a.s.)
-        return True
-    if intercept and d + 1 >= n:
-        return True
-    A = -(y[:, None] * X)
+    if d > n:
+        if K is None:
+            check_memory(n * n, "X", f"the n x n Gram matrix of n = {n} samples")
+            K = X @ X.T
+        A = -(y[:, None] * K)               # margins of w = X^T beta
+    else:
+        A = -(y[:, None] * X)
     if intercept:
         A = np.hstack([A, -y[:, None]])
-    res = linprog(np.zeros(A.shape[1]), A_ub=A, b_ub=-np.ones(n), bounds=(None, None), method="highs")
-    return res.status == 0
+    res = linprog(np.zeros(A.shape[1]), A_ub=A, b_ub=-np.ones(n), bounds=(None, None), method="highs",
+                  options={"time_limit": _LP_TIME_LIMIT})
+    if res.status == 0:
+        return True
+    if res.status == 2:
+        return False
+    raise ConvergenceError(f"the separability LP (HiGHS) decided nothing: {res.message}",
+                           iterations=int(getattr(res, "nit", 0) or 0))
 
 
 def _kkt(K, y, m, a, b, intercept):
@@ -111,9 +178,9 @@ def _kkt(K, y, m, a, b, intercept):
 
 def _polish(K, y, m, a, intercept):
     """Exact solve of the KKT system on the support set; None if infeasible."""
-    S = np.flatnonzero(a > 1e-9 * a.max())
-    if S.size == 0:
+    if not np.all(np.isfinite(a)) or a.max() <= 0:
         return None
+    S = np.flatnonzero(a > 1e-9 * a.max())
     Q = (y[S, None] * y[None, S]) * K[np.ix_(S, S)]
     if intercept:
         M = np.zeros((S.size + 1, S.size + 1))
@@ -124,8 +191,11 @@ def _polish(K, y, m, a, intercept):
     else:
         M, rhs = Q, m[S]
     try:
-        sol = np.linalg.solve(M, rhs)
+        with np.errstate(all="ignore"):
+            sol = np.linalg.solve(M, rhs)
     except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(sol)):
         return None
     aS = sol[: S.size]
     if np.any(aS < 0):
@@ -134,18 +204,26 @@ def _polish(K, y, m, a, intercept):
     out[S] = aS
     b = float(sol[-1]) if intercept else 0.0
     f = K @ (out * y) + b
-    if np.min(y * f / m) < 1.0 - 1e-10:
+    if not np.min(y * f / m) >= 1.0 - 1e-10:
         return None
     return out, b
 
 
 def _solve_svc(K, y, m):
+    """libsvm on the precomputed Gram matrix; None when it stops at its step cap."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import SVC
 
     plus = y > 0
     mp, mm = m[plus][0], m[~plus][0]
-    clf = SVC(kernel="precomputed", C=_C_HARD, tol=1e-8, max_iter=-1)
-    clf.fit(K, y)
+    cap = max(_SVC_MIN_ITER, _SVC_ITER_PER_POINT * y.size)
+    clf = SVC(kernel="precomputed", C=_C_HARD, tol=1e-8, max_iter=cap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            clf.fit(K, y)
+        except ConvergenceWarning:
+            return None
     a1 = np.zeros(y.size)
     a1[clf.support_] = np.abs(clf.dual_coef_[0])
     b1 = float(clf.intercept_[0])
@@ -162,16 +240,31 @@ def _solve_piqp(K, y, m, intercept):
     solver = piqp.DenseSolver()
     solver.settings.eps_abs = 1e-10
     solver.settings.eps_rel = 1e-11
-    solver.settings.max_iter = 500
+    solver.settings.max_iter = _PIQP_MAX_ITER
     A = np.asfortranarray(y[None, :]) if intercept else None
     b_eq = np.zeros(1) if intercept else None
     solver.setup(Q, -m, A, b_eq, None, None, None, np.zeros(n), None)
     status = solver.solve()
+    iters = int(solver.result.info.iter)
     if status != piqp.PIQP_SOLVED:
-        raise ConvergenceError(f"PIQP did not solve the max-margin dual: {status}")
-    a = np.maximum(np.asarray(solver.result.x), 0.0)
+        raise ConvergenceError(f"PIQP did not solve the max-margin dual: {status}", iterations=iters)
+    a = np.maximum(np.asarray(solver.result.x, dtype=float), 0.0)
     b = float(solver.result.y[0]) if intercept else 0.0
+    if not (np.all(np.isfinite(a)) and np.isfinite(b)):
+        raise ConvergenceError("PIQP returned a non-finite max-margin dual", iterations=iters)
     return a, b
+
+
+def _tolerance(tol) -> float:
+    if isinstance(tol, (str, bytes, bool, np.bool_)):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    try:
+        arr = np.asarray(tol, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}") from None
+    if arr.ndim != 0 or not 0.0 < float(arr) < 1.0:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    return float(arr)
 
 
 def fit_max_margin(X, y, margins=None, intercept: bool = True, backend: str = "auto",
@@ -186,48 +279,76 @@ def fit_max_margin(X, y, margins=None, intercept: bool = True, backend: str = "a
     intercept : bool
     backend : {"auto", "svc", "piqp"}
     check_separable : bool
-        Decide separability by LP first (skipped when it is certain).
-    tol : float
+        Decide separability by LP before solving when ``d (+1) < n`` (with
+        more unknowns the solve decides it).  Either way a solve that fails
+        on non-separable data raises NotSeparableError.
+    tol : float in (0, 1)
         Largest accepted KKT residual; above it ConvergenceError.
 
     Raises
     ------
+    ValueError
+        A malformed argument (named), or an ``n x n`` Gram matrix above the
+        memory budget.
     NotSeparableError
         No hyperplane separates the data (``gamma_star`` is NaN: a finite
         sample has no threshold).
     ConvergenceError
-        The solver's answer misses ``tol``.
+        The solver's answer misses ``tol`` on separable data (every solver
+        is bounded, see the module docstring).
     """
-    X = finite_array(X, "X", ndim=2)
+    X, y = _check_xy(X, y)
     n, d = X.shape
-    y = finite_array(y, "y", ndim=1)
-    if y.size != n or not np.all(np.isin(y, (-1.0, 1.0))):
-        raise ValueError(f"y must be {n} labels in (+1, -1)")
-    m = np.ones(n) if margins is None else finite_array(margins, "margins", ndim=1)
+    m = np.ones(n) if margins is None else _matrix(margins, "margins", 1)
     if m.size != n or np.any(m <= 0):
         raise ValueError(f"margins must be {n} positive numbers")
     intercept = boolean(intercept, "intercept")
-    if backend not in ("auto", "svc", "piqp"):
+    check_separable = boolean(check_separable, "check_separable")
+    tol = _tolerance(tol)
+    if not isinstance(backend, str) or backend not in ("auto", "svc", "piqp"):
         raise ValueError(f"backend must be 'auto', 'svc' or 'piqp', got {backend!r}")
-    both = np.any(y > 0) and np.any(y < 0)
+    both = bool(np.any(y > 0) and np.any(y < 0))
     if intercept and not both:
         raise ValueError("y: with an intercept both labels must be present")
-    if check_separable and not is_separable(X, y, intercept):
-        raise NotSeparableError(d / n, float("nan"), intercept)
-
     label_margins = both and all(np.ptp(m[y == s]) == 0 for s in (1.0, -1.0))
     if backend == "auto":
         backend = "svc" if (intercept and label_margins) else "piqp"
     if backend == "svc" and not (intercept and label_margins):
         raise ValueError("backend 'svc' needs an intercept and margins that depend on the label only")
+    check_memory(n * n, "X", f"the n x n Gram matrix of n = {n} samples")
+
+    def not_separable():
+        return NotSeparableError(d / n, float("nan"), intercept)
+
+    known = None                    # separability, once decided
+    if check_separable and d + int(intercept) < n:
+        known = _separable(X, y, intercept)
+        if not known:
+            raise not_separable()
     K = X @ X.T
-    a, b = _solve_svc(K, y, m) if backend == "svc" else _solve_piqp(K, y, m, intercept)
-    polished = _polish(K, y, m, a, intercept)
-    if polished is not None:
-        a, b = polished
-    res, ratio = _kkt(K, y, m, a, b, intercept)
-    if res > tol:
-        raise ConvergenceError(f"max-margin solve ({backend}) missed its tolerance {tol:g}", residual=res)
+    try:
+        out = _solve_svc(K, y, m) if backend == "svc" else None
+        if out is None:
+            if backend == "svc":
+                # libsvm stopped at its step cap: non-separable data, or a hard
+                # instance for SMO; the LP tells which, PIQP takes the latter
+                if known is None:
+                    known = _separable(X, y, intercept, K)
+                    if not known:
+                        raise not_separable()
+                backend = "piqp"
+            out = _solve_piqp(K, y, m, intercept)
+        a, b = out
+        polished = _polish(K, y, m, a, intercept)
+        if polished is not None:
+            a, b = polished
+        res, ratio = _kkt(K, y, m, a, b, intercept)
+        if not (np.isfinite(res) and res <= tol):
+            raise ConvergenceError(f"max-margin solve ({backend}) missed its tolerance {tol:g}", residual=res)
+    except ConvergenceError:
+        if known is None and not _separable(X, y, intercept, K):
+            raise not_separable() from None
+        raise
     w = X.T @ (a * y)
     return MaxMarginFit(w=w, b=b, alpha=a, support=np.flatnonzero(a > 0), kkt_residual=res,
                         min_margin_ratio=ratio, backend=backend, polished=polished is not None)
