@@ -1,9 +1,15 @@
 """Command line: ``asymptotics`` / ``python -m asymptotics``.
 
-With no arguments it runs the main job, ``figures`` on defaults.  Every
-sub-command prints a human table by default, ``--json`` or ``--csv`` for
-machines.  Mistakes in the input are reported as one line on stderr with exit
-status 2, never a traceback.
+Without a command it runs the main job, ``figures`` on defaults; the figures
+options work there too (``python -m asymptotics --quick --out DIR --jobs N``).
+Every sub-command has ``--help``; ``asymptotics help COMMAND`` prints it too.
+Results are a human table by default, ``--json`` (NaN and inf as ``null``) or
+``--csv`` for machines.
+
+Exit status: 0 on success; 2 for a mistake in the command line or a file the
+job cannot write (one line on stderr naming the flag, never a traceback); 1
+when the input is valid but the mathematics says no (the data are not
+separable at any requested gamma, a solver missed its tolerance).
 
 Models on the command line:
 
@@ -13,99 +19,313 @@ Models on the command line:
 * group (``--model group``): ``--class-prior 0.5 --group-prior 0.05
   --mean-1 1,0 --mean-2 0.5,2.5`` or ``--norms`` / ``--angle`` likewise.
 
-Values of gamma and delta: a number, a comma list (``1,2,5``), a linear range
-``start:stop:num`` or a geometric one ``log:start:stop:num``.
+Values of gamma, delta and lam: a number, a comma list (``1,2,5``), a linear
+range ``start:stop:num`` or a geometric one ``log:start:stop:num``.  Every
+value is checked here, before any computation, so that a mistake names the
+flag; grid sizes and simulation sizes are bounded (:data:`MAX_VALUES`,
+:data:`MAX_POINTS`, :data:`MAX_N`, ...).  The mathematics behind the
+commands: ``docs/theory.md``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import math
+import os
+import re
 import sys
+import tempfile
+import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .errors import ConvergenceError, NotSeparableError
+from .errors import ConvergenceError, NoMinimizerError, NotSeparableError
 from .tables import text_table
+
+# ------------------------------------------------------------------ limits
+MAX_VALUES = 10_000        # values in one --gamma/--delta/--lam (list or range)
+MAX_POINTS = 100_000       # points of a whole grid (gamma x delta x lam)
+MAX_SIM_POINTS = 1_000     # grid points of one simulate run
+MAX_N = 10_000             # samples per simulated training set (the exact SVM's dual is n x n)
+MAX_D = 100_000            # features per simulated training set, round(gamma n)
+MAX_ENTRIES = 50_000_000   # n x d entries of one training set (400 MB)
+MAX_TRIALS = 10_000
+MAX_JOBS = 256
+MIN_MINORITY = 10          # expected samples of the smaller class per simulated training set
+
+SYNTAX = "a number, a comma list a,b,c, a range start:stop:num or log:start:stop:num"
+PRESET_FLAGS = {"ce": "CE", "wce": "wCE", "la": "LA", "la-log": "LA-log", "ldam": "LDAM", "cdt": "CDT",
+                "vs": "VS", "vs-w": "VS-w"}
+LOSS_FLAGS = {**PRESET_FLAGS, "hinge": "hinge", "square": "square"}
+DELTA_LOSSES = ("cdt", "vs", "vs-w", "hinge")     # losses that read --delta
 
 
 class UsageError(ValueError):
-    """A mistake in the command line."""
+    """A mistake in the command line (exit status 2)."""
 
 
-# ------------------------------------------------------------------ parsing
-def parse_values(text: str, name: str) -> np.ndarray:
-    """Number, comma list, ``a:b:n`` (linspace) or ``log:a:b:n`` (geomspace)."""
+class DomainError(RuntimeError):
+    """Valid input for which the mathematics has no answer (exit status 1)."""
+
+
+def _num(x) -> str:
+    """A number for a message: no numpy repr."""
+    x = float(x)
+    return "inf" if x == math.inf else "-inf" if x == -math.inf else f"{x:g}"
+
+
+# ------------------------------------------------------------------ parsing values
+def _float(text: str, flag: str, whole: str) -> float:
     try:
-        if text.startswith("log:"):
-            a, b, k = text[4:].split(":")
-            return np.geomspace(float(a), float(b), int(k))
-        if ":" in text:
-            a, b, k = text.split(":")
-            return np.linspace(float(a), float(b), int(k))
-        return np.array([float(v) for v in text.split(",")])
+        value = float(text)
     except ValueError:
-        raise UsageError(f"--{name}: cannot read {text!r} (a number, a,b,c, start:stop:num or "
-                         "log:start:stop:num)") from None
+        raise UsageError(f"{flag}: cannot read {text.strip()!r} in {whole!r} as a number ({SYNTAX})") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{flag}: values must be finite, got {text.strip()!r}")
+    return value
 
 
-def _vector(text: str, name: str) -> np.ndarray:
+def _count(text: str, flag: str, whole: str) -> int:
     try:
-        return np.array([float(v) for v in text.split(",")])
+        value = float(text)
     except ValueError:
-        raise UsageError(f"--{name}: cannot read {text!r} as a comma-separated vector") from None
+        raise UsageError(f"{flag}: the number of points in {whole!r} must be an integer, got {text.strip()!r}") \
+            from None
+    if not math.isfinite(value) or value != int(value) or value < 1:
+        raise UsageError(f"{flag}: the number of points in {whole!r} must be a positive integer, got {text.strip()!r}")
+    if value > MAX_VALUES:
+        raise UsageError(f"{flag}: at most {MAX_VALUES} points per range, got num = {int(value)}")
+    return int(value)
 
 
+def parse_values(text: str, flag: str, lower: float | None = 0.0, closed: bool = False) -> np.ndarray:
+    """Read a value flag: number, comma list ``a,b,c``, ``start:stop:num``
+    (linspace) or ``log:start:stop:num`` (geomspace).
+
+    ``flag`` is the flag's name for messages (``"--gamma"``); every value must
+    be finite and ``> lower`` (``>= lower`` with ``closed``).  Raises
+    :class:`UsageError` naming the flag.
+    """
+    if not flag.startswith("--"):
+        flag = "--" + flag
+    whole = str(text).strip()
+    if not whole:
+        raise UsageError(f"{flag}: empty value; give {SYNTAX}")
+    if ":" in whole:
+        geometric = whole.lower().startswith("log:")
+        parts = (whole[4:] if geometric else whole).split(":")
+        if len(parts) != 3:
+            raise UsageError(f"{flag}: cannot read {whole!r}: a range is start:stop:num or log:start:stop:num")
+        start, stop = _float(parts[0], flag, whole), _float(parts[1], flag, whole)
+        num = _count(parts[2], flag, whole)
+        if geometric:
+            if start <= 0:
+                raise UsageError(f"{flag}: log range start must be > 0, got {_num(start)} in {whole!r}")
+            if stop <= 0:
+                raise UsageError(f"{flag}: log range stop must be > 0, got {_num(stop)} in {whole!r}")
+            values = np.geomspace(start, stop, num)
+        else:
+            values = np.linspace(start, stop, num)
+    else:
+        items = whole.split(",")
+        if len(items) > MAX_VALUES:
+            raise UsageError(f"{flag}: at most {MAX_VALUES} values, got {len(items)}")
+        values = np.array([_float(v, flag, whole) for v in items])
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"{flag}: {whole!r} gives values that are not finite")
+    if lower is not None:
+        bad = values < lower if closed else values <= lower
+        if bad.any():
+            relation = ">=" if closed else ">"
+            raise UsageError(f"{flag}: every value must be {relation} {_num(lower)}, got {_num(values[bad][0])}"
+                             + ("" if whole == _num(values[bad][0]) else f" (from {whole!r})"))
+    return values
+
+
+def _vector(text: str, flag: str) -> np.ndarray:
+    items = str(text).split(",")
+    try:
+        values = np.array([float(v) for v in items])
+    except ValueError:
+        raise UsageError(f"{flag}: cannot read {text!r} as a comma-separated vector, e.g. 4,0") from None
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"{flag}: entries must be finite, got {text!r}")
+    if values.size > MAX_D:
+        raise UsageError(f"{flag}: at most {MAX_D} coordinates, got {values.size}")
+    return values
+
+
+def _probability_type(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a probability in (0, 1), got {text!r}") from None
+        if not 0.0 < value < 1.0:
+            raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+        return value
+    parse.__name__ = flag
+    return parse
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def _int_type(low: int, high: int, why: str = ""):
+    """argparse type: an integer in [low, high]; accepts 1e3-style integers."""
+    def parse(text: str) -> int:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not math.isfinite(value) or value != int(value):
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}{why}, got {text}")
+        return int(value)
+    return parse
+
+
+# ------------------------------------------------------------------ models
 def _pair_from_norms(args):
-    norms = _vector(args.norms, "norms")
+    norms = _vector(args.norms, "--norms")
     if norms.size != 2:
-        raise UsageError("--norms: give two norms, e.g. 4,2")
+        raise UsageError(f"--norms: give the two means' norms, e.g. 4,2 (got {norms.size} numbers)")
+    if np.any(norms < 0):
+        raise UsageError(f"--norms: norms must be >= 0, got {args.norms!r}")
     if args.angle is None:
         raise UsageError("--norms needs --angle (degrees between the two means)")
     a = np.deg2rad(args.angle)
     return np.array([norms[0], 0.0]), np.array([norms[1] * np.cos(a), norms[1] * np.sin(a)])
 
 
+def _only(args, model: str, flags: dict) -> None:
+    """Flags of the other model are mistakes, not silently ignored."""
+    for dest, flag in flags.items():
+        if getattr(args, dest, None) is not None:
+            if model == "label":
+                raise UsageError(f"{flag} is for group models (--model group); the label model takes --prior "
+                                 "and --mean-plus/--mean-minus or --norms/--angle")
+            raise UsageError(f"{flag} is for the label model; the group model takes --class-prior, --group-prior "
+                             "and --mean-1/--mean-2 or --norms/--angle")
+
+
+def _means(args, first: str, second: str, flag1: str, flag2: str):
+    a, b = getattr(args, first), getattr(args, second)
+    if args.norms is not None:
+        if a is not None or b is not None:
+            raise UsageError(f"give either --norms/--angle or {flag1}/{flag2}, not both")
+        return _pair_from_norms(args)
+    if args.angle is not None:
+        raise UsageError("--angle goes with --norms (the two means' norms)")
+    if a is None or b is None:
+        missing = flag1 if a is None else flag2
+        raise UsageError(f"{missing} is required: give {flag1} and {flag2} (comma lists), or --norms and --angle")
+    va, vb = _vector(a, flag1), _vector(b, flag2)
+    if va.size != vb.size:
+        raise UsageError(f"{flag1} and {flag2} must have the same length, got {va.size} and {vb.size}")
+    return va, vb
+
+
 def build_model(args):
+    """The LabelGMM or GroupGMM the model flags describe (checked here)."""
     from .models import GroupGMM, LabelGMM
     if args.model == "label":
+        _only(args, "label", {"class_prior": "--class-prior", "group_prior": "--group-prior", "mean_1": "--mean-1",
+                              "mean_2": "--mean-2"})
         if args.prior is None:
-            raise UsageError("label model: --prior is required")
-        if args.norms is not None:
-            mp, mm = _pair_from_norms(args)
-        elif args.mean_plus is not None and args.mean_minus is not None:
-            mp, mm = _vector(args.mean_plus, "mean-plus"), _vector(args.mean_minus, "mean-minus")
-        else:
-            raise UsageError("label model: give --mean-plus and --mean-minus, or --norms and --angle")
+            raise UsageError("--prior is required for the label model (P(y = +1), the minority), e.g. --prior 0.1")
+        mp, mm = _means(args, "mean_plus", "mean_minus", "--mean-plus", "--mean-minus")
         return LabelGMM(args.prior, mp, mm)
-    if args.class_prior is None or args.group_prior is None:
-        raise UsageError("group model: --class-prior and --group-prior are required")
-    if args.norms is not None:
-        m1, m2 = _pair_from_norms(args)
-    elif args.mean_1 is not None and args.mean_2 is not None:
-        m1, m2 = _vector(args.mean_1, "mean-1"), _vector(args.mean_2, "mean-2")
-    else:
-        raise UsageError("group model: give --mean-1 and --mean-2, or --norms and --angle")
+    _only(args, "group", {"prior": "--prior", "mean_plus": "--mean-plus", "mean_minus": "--mean-minus"})
+    for dest, flag in (("class_prior", "--class-prior"), ("group_prior", "--group-prior")):
+        if getattr(args, dest) is None:
+            raise UsageError(f"{flag} is required for the group model (--model group)")
+    m1, m2 = _means(args, "mean_1", "mean_2", "--mean-1", "--mean-2")
     return GroupGMM(args.class_prior, args.group_prior, m1, m2)
 
 
+def _minority_prior(model) -> float:
+    p = model.prior if hasattr(model, "prior") else model.class_prior
+    return min(p, 1.0 - p)
+
+
+# ------------------------------------------------------------------ library messages -> flags
+_API_FLAGS = {"gamma": "--gamma", "delta": "--delta", "lam": "--lam", "prior": "--prior",
+              "class_prior": "--class-prior", "group_prior": "--group-prior", "mean_plus": "--mean-plus",
+              "mean_minus": "--mean-minus", "mean_1": "--mean-1", "mean_2": "--mean-2", "trials": "--trials",
+              "seed": "--seed", "n_jobs": "--jobs", "method": "--method", "loss": "--loss", "n": "--n"}
+
+
+def flag_message(message: str, args=None) -> str:
+    """A library message in the command line's terms: the API argument names
+    it starts with become flags and numpy reprs are dropped, e.g.
+    ``delta must be > 0, got array([-1.])`` -> ``--delta must be > 0, got [-1.]``."""
+    names = dict(_API_FLAGS)
+    if args is not None and getattr(args, "norms", None) is not None:
+        for k in ("mean_plus", "mean_minus", "mean_1", "mean_2"):
+            names[k] = "--norms"
+    msg = re.sub(r"array\((.*?)(?:, dtype=\w+)?\)", r"\1", str(message)).replace("\n", " ")
+    out = []
+    rest = msg
+    while True:          # leading names: "gamma must ...", "mean_plus and mean_minus must ...", "a/b are ..."
+        m = re.match(r"(\w+)(:?)(\s+and\s+|/|,\s*)?", rest)
+        if not m or m.group(1) not in names:
+            break
+        out.append(names[m.group(1)] + m.group(2))
+        rest = rest[m.end(1) + len(m.group(2)):]
+        sep = m.group(3)
+        if not sep or m.group(2):
+            break
+        nxt = re.match(r"\w+", rest[len(sep):])
+        if not nxt or nxt.group(0) not in names:
+            break
+        out.append(sep)
+        rest = rest[len(sep):]
+    text = "".join(out) + rest
+    return re.sub(r"(--[\w-]+)(?:/|\s+and\s+)\1(?![\w-])", r"\1", text)     # --norms/--norms -> --norms
+
+
 # ------------------------------------------------------------------ output
+def _json_value(v):
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
 def emit(rows: list, fmt: str, out=None) -> None:
-    """Print a list of dicts as a table, JSON or CSV."""
+    """Print a list of dicts as a table, JSON (strict: NaN and inf are
+    ``null``) or CSV (columns: the union of the rows' keys)."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump(rows, out, indent=1, default=float)
+        json.dump([{k: _json_value(v) for k, v in r.items()} for r in rows], out, indent=1, allow_nan=False)
         out.write("\n")
         return
     if not rows:
         return
     keys = list(rows[0])
+    for r in rows[1:]:
+        keys += [k for k in r if k not in keys]
     if fmt == "csv":
-        w = csv.DictWriter(out, fieldnames=keys)
+        w = csv.DictWriter(out, fieldnames=keys, restval="", lineterminator="\n")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: _json_value(v) if not isinstance(v, (float, np.floating)) else float(v)
+                     for k, v in r.items()} for r in rows)
         return
 
     def cell(v):
@@ -115,39 +335,75 @@ def emit(rows: list, fmt: str, out=None) -> None:
             return str(v)
         if isinstance(v, (float, np.floating)):
             return "inf" if v == np.inf else f"{float(v):.6g}"
-        return str(v)
-    out.write(text_table(keys, [[cell(r[k]) for k in keys] for r in rows]) + "\n")
+        return "" if v is None else str(v)
+    out.write(text_table(keys, [[cell(r.get(k, "")) for k in keys] for r in rows]) + "\n")
 
 
-_LOSSES = {"ce": "CE", "wce": "wCE", "la": "LA", "la-log": "LA-log", "ldam": "LDAM", "cdt": "CDT", "vs": "VS",
-           "vs-w": "VS-w", "hinge": "hinge", "square": "square"}
+# ------------------------------------------------------------------ loss helpers
+def _loss_key(args) -> str:
+    key = str(args.loss).lower()
+    if key not in LOSS_FLAGS:
+        raise UsageError(f"--loss: unknown loss {args.loss!r}; one of {', '.join(LOSS_FLAGS)}")
+    return key
 
 
-def _loss_name(args) -> str:
-    name = _LOSSES.get(str(args.loss).lower())
-    if name is None:
-        raise UsageError(f"--loss: unknown loss {args.loss!r}; one of {', '.join(_LOSSES)}")
-    return name
-
-
-def _loss_for(name: str, model, delta: float):
+def _loss_for(key: str, model, delta: float):
     """The loss a CLI name means at margin ratio delta: presets take delta
     (CDT, VS, VS-w); the hinge asks margin delta of the minority class
-    (label model) or group (group model) and 1 of the rest; square ignores it."""
+    (label model) or group (group model) and 1 of the rest; square and the
+    other presets have no margin ratio."""
     from .group import group_margins
     from .losses import HingeLoss
-    if name == "hinge":
+    name = LOSS_FLAGS[key]
+    if key == "hinge":
         if hasattr(model, "group_priors"):
             return HingeLoss(Delta=group_margins(model, delta).reshape(-1))
         return HingeLoss(Delta=[delta, 1.0])
-    return (name, delta) if name not in ("square",) else name
+    return (name, delta) if key in DELTA_LOSSES else name
 
 
-def _grid(args):
-    g = parse_values(args.gamma, "gamma")
-    d = parse_values(args.delta, "delta") if getattr(args, "delta", None) is not None else np.array([1.0])
-    G, D = np.meshgrid(g, d, indexing="ij")
-    return G.ravel(), D.ravel()
+def _check_loss_flags(args) -> str | None:
+    """The --loss key, or None for the max-margin limit; checks --lam/--delta go with it."""
+    if args.loss is None and args.lam is None:
+        return None
+    if args.loss is None:
+        raise UsageError("--lam needs --loss (regularised ERM), e.g. --loss cdt --lam 1e-3")
+    key = _loss_key(args)
+    if args.lam is None:
+        raise UsageError(f"--loss {key} needs --lam (the ridge, >= 0), e.g. --lam 1e-3")
+    if args.delta is not None and key not in DELTA_LOSSES:
+        raise UsageError(f"--delta: the {key} loss has no margin ratio (only {', '.join(DELTA_LOSSES)} read --delta)")
+    return key
+
+
+def _grid_size(*arrays) -> int:
+    size = 1
+    for a in arrays:
+        size *= a.size
+    if size > MAX_POINTS:
+        raise UsageError(f"--gamma/--delta/--lam: the grid has {size} points, at most {MAX_POINTS}")
+    return size
+
+
+def _gammas(args) -> np.ndarray:
+    return parse_values(args.gamma, "--gamma")
+
+
+def _deltas(args) -> np.ndarray:
+    return parse_values("1" if args.delta is None else args.delta, "--delta")
+
+
+def _lams(args) -> np.ndarray:
+    return parse_values(args.lam, "--lam", lower=0.0, closed=True)
+
+
+def _all_nonseparable(model, gammas, intercept) -> None:
+    from .solver import separability_threshold
+    gs = separability_threshold(model, intercept)
+    kind = "with" if intercept else "without"
+    raise DomainError(f"not linearly separable {kind} an intercept at any requested --gamma "
+                      f"(largest {_num(np.max(gammas))} <= gamma_star = {gs:.6g}); the max-margin classifier "
+                      "needs gamma > gamma_star (see the threshold command)")
 
 
 # ------------------------------------------------------------------ commands
@@ -155,22 +411,30 @@ def cmd_predict(args):
     from .group import gs_svm
     from .label import cs_svm
     model = build_model(args)
-    if args.loss is not None or args.lam is not None:
-        return _predict_erm(args, model)
-    g, d = _grid(args)
+    key = _check_loss_flags(args)
+    if key is not None:
+        return _predict_erm(args, model, key)
+    g, d = _gammas(args), _deltas(args)
+    _grid_size(g, d)
+    G, D = (a.ravel() for a in np.meshgrid(g, d, indexing="ij"))
+    intercept = not args.no_intercept
     rows = []
     if args.model == "label":
-        s = cs_svm(model, g, d, intercept=not args.no_intercept)
-        for i in range(g.size):
-            rows.append({"gamma": g[i], "delta": d[i], "q": s.q[i], "b": s.b[i], "R_plus": s.R_plus[i],
-                         "R_minus": s.R_minus[i], "R_bal": s.R_bal[i], "R": s.R[i], "residual": s.residual[i]})
+        s = cs_svm(model, G, D, intercept=intercept, on_nonseparable="nan")
     else:
-        s = gs_svm(model, g, d, intercept=not args.no_intercept)
-        for i in range(g.size):
-            rows.append({"gamma": g[i], "delta": d[i], "q": s.q[i], "b": s.b[i],
-                         "R_+1": s.R_yg[i, 0, 0], "R_+2": s.R_yg[i, 0, 1], "R_-1": s.R_yg[i, 1, 0],
-                         "R_-2": s.R_yg[i, 1, 1], "R": s.R[i], "R_bal": s.R_bal[i], "DEO": s.DEO[i],
-                         "worst": s.worst[i], "residual": s.residual[i]})
+        s = gs_svm(model, G, D, intercept=intercept, on_nonseparable="nan")
+    if not np.any(s.separable):
+        _all_nonseparable(model, G, intercept)
+    for i in range(G.size):
+        row = {"gamma": G[i], "delta": D[i], "separable": bool(s.separable[i]), "q": s.q[i], "b": s.b[i]}
+        if args.model == "label":
+            row.update({"R_plus": s.R_plus[i], "R_minus": s.R_minus[i], "R_bal": s.R_bal[i], "R": s.R[i]})
+        else:
+            row.update({"R_+1": s.R_yg[i, 0, 0], "R_+2": s.R_yg[i, 0, 1], "R_-1": s.R_yg[i, 1, 0],
+                        "R_-2": s.R_yg[i, 1, 1], "R": s.R[i], "R_bal": s.R_bal[i], "DEO": s.DEO[i],
+                        "worst": s.worst[i]})
+        row["residual"] = s.residual[i]
+        rows.append(row)
     return rows
 
 
@@ -182,21 +446,25 @@ def _metric_columns(model, res, i):
     return {"R_plus": res.R_plus[i], "R_minus": res.R_minus[i], "R_bal": res.R_bal[i], "R": res.R[i]}
 
 
-def _predict_erm(args, model):
-    from .erm import erm
-    if args.loss is None or args.lam is None:
-        raise UsageError("--loss and --lam go together (regularised ERM), e.g. --loss cdt --lam 1e-3")
-    name = _loss_name(args)
-    g = parse_values(args.gamma, "gamma")
-    lam = parse_values(args.lam, "lam")
+def _predict_erm(args, model, key):
+    from .erm import GAMMA_RANGE, LAM_RANGE, erm
+    g, lam, deltas = _gammas(args), _lams(args), _deltas(args)
+    _grid_size(g, lam, deltas)
+    if np.any((g < GAMMA_RANGE[0]) | (g > GAMMA_RANGE[1])):
+        raise UsageError(f"--gamma: with --loss every value must lie in [{_num(GAMMA_RANGE[0])}, "
+                         f"{_num(GAMMA_RANGE[1])}] (the range solved to full accuracy)")
+    if np.any((lam != 0) & ((lam < LAM_RANGE[0]) | (lam > LAM_RANGE[1]))):
+        raise UsageError(f"--lam: every value must be 0 or in [{_num(LAM_RANGE[0])}, {_num(LAM_RANGE[1])}] "
+                         "(the range solved to full accuracy; the lam -> 0 limit above gamma* is predict "
+                         "without --loss)")
     rows = []
-    for d in parse_values(args.delta, "delta"):
-        G, L = np.meshgrid(g, lam, indexing="ij")
-        r = erm(model, G.ravel(), _loss_for(name, model, float(d)), L.ravel(), intercept=not args.no_intercept,
+    G, L = (a.ravel() for a in np.meshgrid(g, lam, indexing="ij"))
+    for d in deltas:
+        r = erm(model, G, _loss_for(key, model, float(d)), L, intercept=not args.no_intercept,
                 on_nonseparable="nan")
         pri = model.priors
         for i in range(G.size):
-            row = {"gamma": G.ravel()[i], "lam": L.ravel()[i], "delta": d, "q": r.q[i], "b": r.b[i]}
+            row = {"gamma": G[i], "lam": L[i], "delta": d, "q": r.q[i], "b": r.b[i]}
             row.update(_metric_columns(model, r, i))
             row["train_error"] = float(pri @ r.train_error[i])
             row["train_loss"] = float(pri @ r.train_loss[i])
@@ -212,54 +480,104 @@ def cmd_threshold(args):
     return [{"intercept": ic, "gamma_star": separability_threshold(model, ic)} for ic in (True, False)]
 
 
+def _per_gamma(args, model, solve, nan_row):
+    """Rows of ``solve(gamma)``; gamma at or below gamma_star gives
+    ``nan_row`` with ``separable = False``; all of them: a DomainError."""
+    intercept = not args.no_intercept
+    gammas = _gammas(args)
+    rows = []
+    for g in gammas:
+        try:
+            rows.append({"gamma": g, "separable": True, **solve(float(g))})
+        except NotSeparableError:
+            rows.append({"gamma": g, "separable": False, **nan_row})
+    if not any(r["separable"] for r in rows):
+        _all_nonseparable(model, gammas, intercept)
+    return rows
+
+
 def cmd_delta_star(args):
     from .tuning import delta_min_error, delta_star
     if args.model != "label":
-        raise UsageError("delta-star is for label models")
+        raise UsageError("--model group: delta-star is for label models (for group models use delta-eo)")
     model = build_model(args)
-    rows = []
-    for g in parse_values(args.gamma, "gamma"):
-        ds = delta_star(model, g, intercept=not args.no_intercept)
-        dm = delta_min_error(model, g, intercept=not args.no_intercept)
-        rows.append({"gamma": g, "delta_star": ds.delta, "attainable": bool(ds.attainable), "R_bal": ds.R_bal,
-                     "R_plus": ds.R_plus, "R_minus": ds.R_minus, "delta_min_R": dm.delta, "R_min": dm.R})
-    return rows
+    intercept = not args.no_intercept
+
+    def solve(g):
+        ds = delta_star(model, g, intercept=intercept)
+        dm = delta_min_error(model, g, intercept=intercept)
+        return {"delta_star": ds.delta, "attainable": bool(ds.attainable), "R_bal": ds.R_bal,
+                "R_plus": ds.R_plus, "R_minus": ds.R_minus, "delta_min_R": dm.delta, "R_min": dm.R}
+    nan = float("nan")
+    return _per_gamma(args, model, solve, {"delta_star": nan, "attainable": False, "R_bal": nan, "R_plus": nan,
+                                           "R_minus": nan, "delta_min_R": nan, "R_min": nan})
 
 
 def cmd_delta_eo(args):
     from .tuning import delta_equal_opportunity
     if args.model != "group":
-        raise UsageError("delta-eo is for group models (--model group)")
+        raise UsageError("--model: delta-eo is for group models (add --model group; for label models use "
+                         "delta-star)")
     model = build_model(args)
-    rows = []
-    for g in parse_values(args.gamma, "gamma"):
-        e = delta_equal_opportunity(model, g, intercept=not args.no_intercept)
-        rows.append({"gamma": g, "delta_0": e.delta, "attainable": bool(e.attainable), "DEO": e.DEO,
-                     "R": e.R, "worst": e.worst})
-    return rows
+    intercept = not args.no_intercept
+
+    def solve(g):
+        e = delta_equal_opportunity(model, g, intercept=intercept)
+        return {"delta_0": e.delta, "attainable": bool(e.attainable), "DEO": e.DEO, "R": e.R, "worst": e.worst}
+    nan = float("nan")
+    return _per_gamma(args, model, solve, {"delta_0": nan, "attainable": False, "DEO": nan, "R": nan,
+                                           "worst": nan})
 
 
 def cmd_simulate(args):
     from .simulate import monte_carlo
     model = build_model(args)
-    g, d = _grid(args)
-    lam = None
+    key = _check_loss_flags(args)
     method = args.method
-    if args.loss is not None or args.lam is not None:
-        if args.loss is None or args.lam is None:
-            raise UsageError("--loss and --lam go together (regularised ERM), e.g. --loss cdt --lam 1e-3")
-        name = _loss_name(args)
-        lam_values = parse_values(args.lam, "lam")
-        G, D, L = np.meshgrid(parse_values(args.gamma, "gamma"), parse_values(args.delta, "delta"), lam_values,
-                              indexing="ij")
+    lam = None
+    gammas, deltas = _gammas(args), _deltas(args)
+    if key is not None:
+        if args.method.lower() != "svm":
+            raise UsageError("--method: give either --method (gradient descent) or --loss/--lam (exact "
+                             "regularised fits), not both")
+        lam_values = _lams(args)
+        if key == "hinge" and deltas.size > 1:
+            raise UsageError("--delta: the hinge takes one margin ratio per run")
+        G, D, L = np.meshgrid(gammas, deltas, lam_values, indexing="ij")
         g, d, lam = G.ravel(), D.ravel(), L.ravel()
-        if name == "hinge":
-            method = _loss_for(name, model, float(d[0]))
-            if np.unique(d).size > 1:
-                raise UsageError("--delta: the hinge takes one margin ratio per run")
-        else:
-            method = name
-    r = monte_carlo(model, g, d, n=args.n, trials=args.trials, method=method,
+        method = _loss_for(key, model, float(d[0])) if key == "hinge" else LOSS_FLAGS[key]
+    else:
+        name = {k.lower(): v for k, v in [("svm", "svm"), *PRESET_FLAGS.items()]}.get(args.method.lower())
+        if name is None:
+            raise UsageError(f"--method: unknown method {args.method!r}; svm or one of {', '.join(PRESET_FLAGS)}")
+        if name != "svm" and args.model != "label":
+            raise UsageError("--method: the VS-loss presets are label-model losses; use --method svm or --loss")
+        if args.delta is not None and name not in ("svm", "CDT", "VS", "VS-w"):
+            raise UsageError(f"--delta: --method {args.method} has no margin ratio (svm, cdt, vs and vs-w read "
+                             "--delta)")
+        method = name
+        G, D = np.meshgrid(gammas, deltas, indexing="ij")
+        g, d = G.ravel(), D.ravel()
+    if g.size > MAX_SIM_POINTS:
+        raise UsageError(f"--gamma/--delta/--lam: a simulation grid has at most {MAX_SIM_POINTS} points, "
+                         f"got {g.size}")
+    n = args.n
+    need = math.ceil(MIN_MINORITY / _minority_prior(model))
+    if n < need:
+        raise UsageError(f"--n: n = {n} gives fewer than {MIN_MINORITY} expected samples of the smaller class "
+                         f"(prior {_num(_minority_prior(model))}); use --n {need} or more")
+    dims = np.maximum(1, np.rint(gammas * n)).astype(np.int64) if np.max(gammas) * n < 1e18 else None
+    if dims is None or dims.max() > MAX_D:
+        raise UsageError(f"--gamma: round(gamma n) = {_num(np.max(gammas) * n)} features, at most {MAX_D}")
+    if dims.max() * n > MAX_ENTRIES:
+        raise UsageError(f"--gamma/--n: a training set of n = {n} samples in d = {int(dims.max())} dimensions has "
+                         f"{int(dims.max()) * n} entries, at most {MAX_ENTRIES}; lower --n or --gamma")
+    used = np.flatnonzero(np.any(model.means != 0, axis=0))
+    width = int(used[-1]) + 1 if used.size else 0
+    if dims.min() < width:
+        raise UsageError(f"--gamma: round(gamma n) = {int(dims.min())} features is fewer than the {width} "
+                         "coordinates of the means; raise --gamma or --n")
+    r = monte_carlo(model, g, d, n=n, trials=args.trials, method=method,
                     intercept=not args.no_intercept, seed=args.seed, n_jobs=args.jobs,
                     progress=not args.json and not args.csv, lam=lam)
     names = [k for k in ("R_plus", "R_minus", "R_bal", "R", "DEO", "worst") if k in r.mean]
@@ -277,7 +595,26 @@ def cmd_simulate(args):
     return rows
 
 
+def check_out_dir(out) -> Path:
+    """``--out``: an existing or creatable, writable directory (created
+    here, before any computation).  Raises :class:`UsageError`."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out: {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write into {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def cmd_figures(args):
+    check_out_dir(args.out)
     from .plotting import make_all
     res = make_all(out=args.out, quick=args.quick, n_jobs=args.jobs, progress=not args.json and not args.csv)
     return [{"figure": name, "seconds": round(sec, 1), "files": " ".join(data["files"])}
@@ -285,101 +622,312 @@ def cmd_figures(args):
 
 
 def cmd_paper(args):
-    from .paper import paper_table
-    print(paper_table())
+    from .paper import SETTINGS, paper_rows, paper_table
+    settings = SETTINGS if args.setting == "all" else (args.setting,)
+    if args.json or args.csv:
+        return paper_rows(settings)
+    print(paper_table(settings))
     return None
 
 
+# ------------------------------------------------------------------ parser
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=100)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (exit status 2), and which
+    reads values that start with a minus sign and a digit (``--mean-minus
+    -2,0``, ``--gamma -1:2:3``) as values, not as unknown options."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message):
+        message = message.replace("\n", " ")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+VALUES_HELP = f"""\
+values of --gamma, --delta and --lam: {SYNTAX}
+  e.g. 2 | 0.5,1,2 | 0.5:5:10 (10 points from 0.5 to 5) | log:1:100:5 (1, 3.16, 10, 31.6, 100);
+  at most {MAX_VALUES} values per flag and {MAX_POINTS} grid points"""
+
+MODEL_HELP = """\
+models:
+  label (default): --prior P --mean-plus V --mean-minus V, or --prior P --norms A,B --angle DEG
+  group (--model group): --class-prior P --group-prior P --mean-1 V --mean-2 V, or --norms/--angle
+  class +1 is the minority (P(y = +1) = --prior); x | y ~ N(mu_y, I)"""
+
+EXIT_HELP = """\
+exit status: 0 ok; 2 a mistake on the command line (one line naming the flag); 1 the input is valid
+but has no answer (not separable at any gamma, a solver missed its tolerance).
+The mathematics: docs/theory.md."""
+
+
+def _wrap(text: str) -> str:
+    """Paragraphs of a description wrapped to the help width."""
+    return "\n\n".join(textwrap.fill(par, 98) for par in text.split("\n\n"))
+
+
+def _epilog(*parts, examples=()):
+    text = "\n\n".join(parts)
+    if examples:
+        text += "\n\nexamples:\n" + "\n".join("  asymptotics " + e for e in examples)
+    return text
+
+
 def _model_options(p):
-    p.add_argument("--model", choices=("label", "group"), default="label")
-    p.add_argument("--prior", type=float, help="label model: P(y = +1), the minority")
-    p.add_argument("--mean-plus", help="label model: mean of class +1, comma list")
-    p.add_argument("--mean-minus", help="label model: mean of class -1, comma list")
-    p.add_argument("--class-prior", type=float, help="group model: P(y = +1)")
-    p.add_argument("--group-prior", type=float, help="group model: P(g = 1), the minority group")
-    p.add_argument("--mean-1", help="group model: mean of group 1, comma list")
-    p.add_argument("--mean-2", help="group model: mean of group 2, comma list")
-    p.add_argument("--norms", help="the two means' norms, with --angle")
-    p.add_argument("--angle", type=float, help="angle between the two means, degrees")
-    p.add_argument("--no-intercept", action="store_true", help="force b = 0")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=("label", "group"), default="label",
+                   help="label imbalance (CS-SVM) or group imbalance (GS-SVM) (default: label)")
+    g.add_argument("--prior", type=_probability_type("--prior"), metavar="P",
+                   help="label model: P(y = +1), the minority class, in (0, 1)")
+    g.add_argument("--mean-plus", metavar="V", help="label model: mean of class +1, comma list, e.g. 4,0")
+    g.add_argument("--mean-minus", metavar="V", help="label model: mean of class -1, comma list, e.g. 0,2")
+    g.add_argument("--class-prior", type=_probability_type("--class-prior"), metavar="P",
+                   help="group model: P(y = +1), in (0, 1)")
+    g.add_argument("--group-prior", type=_probability_type("--group-prior"), metavar="P",
+                   help="group model: P(g = 1), the minority group, in (0, 1)")
+    g.add_argument("--mean-1", metavar="V", help="group model: mean of group 1 (x | y, g ~ N(y mu_g, I)), comma list")
+    g.add_argument("--mean-2", metavar="V", help="group model: mean of group 2, comma list")
+    g.add_argument("--norms", metavar="A,B",
+                   help="instead of the mean vectors: their two norms (class +1, -1 or group 1, 2), with --angle")
+    g.add_argument("--angle", type=_finite_float, metavar="DEG",
+                   help="with --norms: angle between the two means in degrees (90 orthogonal, 180 antipodal)")
+
+
+def _intercept_option(p):
+    p.add_argument("--no-intercept", action="store_true",
+                   help="force b = 0 (default: the classifier fits an intercept b)")
 
 
 def _format_options(p):
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--json", action="store_true", help="JSON output")
-    g.add_argument("--csv", action="store_true", help="CSV output")
+    g.add_argument("--json", action="store_true", help="print JSON (a list of rows; NaN and inf as null)")
+    g.add_argument("--csv", action="store_true", help="print CSV (default: a human-readable table)")
+
+
+def _figure_options(p):
+    p.add_argument("--quick", action="store_true",
+                   help="coarse grids and few trials, about 15 s (default: the full figures, about 1.5 min)")
+    p.add_argument("--out", default="figures", metavar="DIR",
+                   help="output folder, created if missing; checked before any computation (default: figures)")
+    p.add_argument("--jobs", type=_int_type(1, MAX_JOBS), default=2, metavar="N",
+                   help="parallel worker processes (default: 2)")
+    _format_options(p)
+
+
+COMMANDS = ("predict", "threshold", "delta-star", "delta-eo", "simulate", "figures", "paper", "help")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="asymptotics",
-        description="Sharp asymptotics of cost- and group-sensitive max-margin classifiers on Gaussian "
-                    "mixtures. Without a command: regenerate the figures (the main job).")
+    parser = _Parser(
+        prog="asymptotics", formatter_class=_Formatter,
+        description=_wrap("Sharp asymptotics of cost- and group-sensitive max-margin classifiers (CS-SVM, GS-SVM) "
+                    "and of regularised training on Gaussian mixtures.\n\n"
+                    "Without a command: the main job, 'figures' on defaults (regenerates every figure into "
+                    "figures/, about 1.5 min); the figures options work there too: asymptotics --quick --out DIR."),
+        epilog=_epilog(VALUES_HELP, MODEL_HELP, EXIT_HELP, examples=(
+            "predict --prior 0.1 --mean-plus 4,0 --mean-minus 0,2 --gamma 2 --delta log:1:10:5",
+            "threshold --prior 0.1 --norms 4,2 --angle 90",
+            "figures --quick --out /tmp/figs",
+            "help predict")))
     parser.add_argument("--version", action="version", version=f"asymptotics {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    p = sub.add_parser("predict", help="CS-SVM / GS-SVM predictions over gamma and delta")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name, summary, description, examples=(), epilog=()):
+        p = sub.add_parser(name, help=summary, description=_wrap(description), formatter_class=_Formatter,
+                           epilog=_epilog(*epilog, examples=examples))
+        return p
+
+    p = command("predict", "CS-SVM / GS-SVM (or regularised ERM) predictions over a grid of gamma and delta",
+                "Predicted test errors of the max-margin classifier with margin ratio delta (CS-SVM for label "
+                "models, GS-SVM for group models) at every (gamma, delta) of the grid, as n, d -> inf with "
+                "gamma = d/n. Points with gamma <= gamma* (not separable: no max-margin classifier) are "
+                "filled with NaN and separable = False. With --loss and --lam: the classifier trained by "
+                "ridge-regularised ERM with that loss instead, at every (gamma, lam, delta).",
+                examples=("predict --prior 0.1 --mean-plus 4,0 --mean-minus 0,2 --gamma 2 --delta log:1:10:5",
+                          "predict --model group --class-prior 0.5 --group-prior 0.05 --norms 3,3 --angle 90 "
+                          "--gamma 1,2 --delta 5",
+                          "predict --prior 0.1 --norms 2,1 --angle 90 --gamma 0.05,1 --loss cdt --delta 3 "
+                          "--lam 1e-3,0.1"),
+                epilog=(VALUES_HELP, MODEL_HELP, EXIT_HELP))
     _model_options(p)
-    p.add_argument("--gamma", required=True, help="d/n: number, list or range")
-    p.add_argument("--delta", default="1", help="margin ratio: number, list or range (default 1)")
-    p.add_argument("--loss", help="regularised ERM instead of the max-margin limit: ce, wce, la, la-log, ldam, cdt, "
-                                  "vs, vs-w (the paper's VS-loss presets; cdt/vs/vs-w use --delta), hinge "
-                                  "(margin --delta for the minority), square; needs --lam")
-    p.add_argument("--lam", help="ridge lambda >= 0 for --loss: number, list or range")
+    p.add_argument("--gamma", required=True, metavar="VALUES", help="gamma = d/n, > 0 (required)")
+    p.add_argument("--delta", metavar="VALUES",
+                   help="margin ratio delta > 0: minority class (label) or minority group (group) margin over "
+                        "the others' (default: 1, the plain SVM)")
+    p.add_argument("--loss", metavar="NAME",
+                   help="regularised ERM instead of the max-margin limit: " + ", ".join(LOSS_FLAGS) +
+                        " (the paper's VS-loss presets; cdt, vs, vs-w and hinge read --delta); needs --lam "
+                        "(default: none, the max-margin limit)")
+    p.add_argument("--lam", metavar="VALUES", help="ridge lambda >= 0 for --loss (0: unregularised, NaN and "
+                                                   "exists = False where no minimiser exists)")
+    _intercept_option(p)
     _format_options(p)
     p.set_defaults(func=cmd_predict)
-    p = sub.add_parser("threshold", help="separability threshold gamma* (with and without intercept)")
+
+    p = command("threshold", "separability threshold gamma* (with and without intercept)",
+                "The separability threshold gamma*: the data are linearly separable (the max-margin "
+                "classifier exists) iff gamma > gamma*. Printed with and without an intercept; it does not "
+                "depend on delta.",
+                examples=("threshold --prior 0.1 --norms 4,2 --angle 90",), epilog=(MODEL_HELP, EXIT_HELP))
     _model_options(p)
     _format_options(p)
     p.set_defaults(func=cmd_threshold)
-    p = sub.add_parser("delta-star", help="balanced-error-optimal delta* and the delta minimising R")
+
+    p = command("delta-star", "balanced-error-optimal delta* and the delta minimising R (label models)",
+                "For each gamma: delta*, the margin ratio minimising the balanced error (closed form with an "
+                "intercept, where R+ = R- at delta*), and the delta minimising the standard error R. "
+                "attainable = False: no finite positive delta attains the optimum (delta* = inf or 0, the "
+                "limit). gamma <= gamma* gives NaN and separable = False.",
+                examples=("delta-star --prior 0.05 --norms 2,2 --angle 180 --gamma 0.5:5:4",),
+                epilog=(VALUES_HELP, MODEL_HELP, EXIT_HELP))
     _model_options(p)
-    p.add_argument("--gamma", required=True)
+    p.add_argument("--gamma", required=True, metavar="VALUES", help="gamma = d/n, > 0 (required)")
+    _intercept_option(p)
     _format_options(p)
     p.set_defaults(func=cmd_delta_star)
-    p = sub.add_parser("delta-eo", help="delta_0 equalising opportunity (group models)")
+
+    p = command("delta-eo", "delta_0 equalising opportunity (group models)",
+                "For each gamma: delta_0, the minority group's margin at which the GS-SVM has DEO = "
+                "R_{+,1} - R_{+,2} = 0, with the standard and worst-group errors there. attainable = False: "
+                "DEO keeps one sign (delta_0 = 0 or inf, the limit). gamma <= gamma* gives NaN and "
+                "separable = False.",
+                examples=("delta-eo --model group --class-prior 0.5 --group-prior 0.05 --mean-1 3,0 --mean-2 0,3 "
+                          "--gamma 2",),
+                epilog=(VALUES_HELP, MODEL_HELP, EXIT_HELP))
     _model_options(p)
-    p.add_argument("--gamma", required=True)
+    p.add_argument("--gamma", required=True, metavar="VALUES", help="gamma = d/n, > 0 (required)")
+    _intercept_option(p)
     _format_options(p)
     p.set_defaults(func=cmd_delta_eo)
-    p = sub.add_parser("simulate", help="Monte-Carlo against the theory")
+
+    p = command("simulate", "Monte-Carlo simulation against the theory",
+                "Draw training sets of n samples in d = round(gamma n) dimensions, train the classifier "
+                "exactly (max-margin SVM/CS-SVM/GS-SVM, or the regularised ERM of --loss), score it with the "
+                "exact test errors and print the mean, its standard error (_se) and the theory (_theory) "
+                "at the realised d/n. Seeded: the same command gives the same numbers.",
+                examples=("simulate --prior 0.1 --mean-plus 4,0 --mean-minus 0,2 --gamma 2 --delta 1,3 --n 400 "
+                          "--trials 20",
+                          "simulate --prior 0.1 --norms 2,1 --angle 90 --gamma 1 --loss ce --lam 1e-2 --n 400 "
+                          "--trials 10"),
+                epilog=(VALUES_HELP, MODEL_HELP,
+                        f"limits: n <= {MAX_N}, d <= {MAX_D}, n d <= {MAX_ENTRIES}, at most {MAX_SIM_POINTS} "
+                        f"grid points, {MAX_TRIALS} trials; n must give >= {MIN_MINORITY} expected samples of "
+                        "the smaller class.", EXIT_HELP))
     _model_options(p)
-    p.add_argument("--gamma", required=True)
-    p.add_argument("--delta", default="1")
-    p.add_argument("--n", type=int, default=400, help="training samples per trial")
-    p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=2, help="parallel workers")
-    p.add_argument("--method", default="svm", help="svm (exact) or a VS-loss preset (label): CDT, LA, ...")
-    p.add_argument("--loss", help="simulate regularised ERM with this loss (as predict --loss); needs --lam")
-    p.add_argument("--lam", help="ridge lambda >= 0 for --loss: number, list or range")
+    p.add_argument("--gamma", required=True, metavar="VALUES", help="gamma = d/n, > 0 (required)")
+    p.add_argument("--delta", metavar="VALUES", help="margin ratio delta > 0, as for predict (default: 1)")
+    p.add_argument("--n", type=_int_type(2, MAX_N, " (the exact SVM works on the n x n dual)"), default=400,
+                   help="training samples per trial (default: 400)")
+    p.add_argument("--trials", type=_int_type(1, MAX_TRIALS), default=20,
+                   help="training sets per grid point (default: 20)")
+    p.add_argument("--seed", type=_int_type(0, 2 ** 32 - 1), default=0, help="random seed (default: 0)")
+    p.add_argument("--jobs", type=_int_type(1, MAX_JOBS), default=2, metavar="N",
+                   help="parallel worker processes (default: 2)")
+    p.add_argument("--method", default="svm",
+                   help="svm: the exact max-margin classifier; or a VS-loss preset trained by normalised "
+                        "gradient descent, no intercept (label models): " + ", ".join(PRESET_FLAGS) +
+                        " (cdt, vs, vs-w read --delta) (default: svm)")
+    p.add_argument("--loss", metavar="NAME",
+                   help="simulate regularised ERM with this loss (as predict --loss), fitted exactly; needs --lam")
+    p.add_argument("--lam", metavar="VALUES", help="ridge lambda >= 0 for --loss")
+    _intercept_option(p)
     _format_options(p)
     p.set_defaults(func=cmd_simulate)
-    p = sub.add_parser("figures", help="regenerate every figure (the main job)")
-    p.add_argument("--quick", action="store_true", help="coarse grids and few trials (under 2 minutes)")
-    p.add_argument("--out", default="figures", help="output folder (default: figures)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel workers")
-    _format_options(p)
+
+    p = command("figures", "regenerate every figure (the main job)",
+                "Regenerate every figure of the README (PNG and PDF) into --out: theory curves with "
+                "Monte-Carlo and gradient-descent markers. Seeded and byte-reproducible. Prints a table of "
+                "the files written.",
+                examples=("figures", "figures --quick --out /tmp/figs --jobs 2"), epilog=(EXIT_HELP,))
+    _figure_options(p)
     p.set_defaults(func=cmd_figures)
-    p = sub.add_parser("paper", help="table of predictions for the paper's settings")
-    p.set_defaults(func=cmd_paper, json=False, csv=False)
+
+    p = command("paper", "table of predictions for the paper's settings (Figs. 2(a), 3(a), 3(b))",
+                "Predictions for the settings of the paper's figures, as the figures compute them: Fig. 2(a) "
+                "(mismatch model, no intercept: gamma*, SVM and CS-SVM balanced errors, delta*), Fig. 3(a) "
+                "(CS-SVM with intercept: delta*, the delta minimising R) and Fig. 3(b) (GS-SVM with "
+                "intercept: delta_0).",
+                examples=("paper", "paper --setting fig3b --json"), epilog=(EXIT_HELP,))
+    p.add_argument("--setting", choices=("all", "fig2a", "fig3a", "fig3b"), default="all",
+                   help="which table (default: all)")
+    _format_options(p)
+    p.set_defaults(func=cmd_paper)
+
+    p = command("help", "show the help of a command", "Show the help of a command (or of the program).",
+                examples=("help predict",))
+    p.add_argument("topic", nargs="?", choices=COMMANDS[:-1], metavar="COMMAND",
+                   help="one of " + ", ".join(COMMANDS[:-1]) + " (default: the program's help)")
+    p.set_defaults(func=None)
     return parser
 
 
+_FIGURE_FLAGS = ("--quick", "--out", "--jobs", "--json", "--csv")
+
+
+def _route(argv: list) -> list:
+    """No command: the main job (``figures``), also with figures options."""
+    if not argv:
+        return ["figures"]
+    if argv[0].split("=")[0] in _FIGURE_FLAGS:
+        return ["figures"] + argv
+    return argv
+
+
+def _error(message: str) -> None:
+    print(f"asymptotics: error: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["figures"] + list(argv or []))
+    args = parser.parse_args(_route(argv))
+    if args.command == "help":
+        if args.topic is None:
+            parser.print_help()
+        else:
+            parser.parse_args([args.topic, "--help"])
+        return 0
     fmt = "json" if args.json else "csv" if args.csv else "table"
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # explicit flags carry what the warnings say
-            rows = args.func(args)
-    except (UsageError, ValueError, NotSeparableError, ConvergenceError) as exc:
-        print(f"asymptotics: error: {exc}", file=sys.stderr)
+            warnings.simplefilter("ignore")   # the columns carry what the warnings say (attainable, separable)
+            with np.errstate(all="ignore"):
+                rows = args.func(args)
+    except UsageError as exc:
+        _error(str(exc))
         return 2
+    except (DomainError, NotSeparableError, NoMinimizerError, ConvergenceError) as exc:
+        _error(str(exc).replace("\n", " "))
+        return 1
+    except ValueError as exc:
+        if "both labels must be present" in str(exc):        # a simulated training set drew one class only
+            _error(f"--n: a simulated training set of n = {args.n} samples drew only one class; raise --n")
+            return 1
+        _error(flag_message(exc, args))
+        return 2
+    except MemoryError:
+        _error("out of memory: use fewer grid points or a smaller --n / --gamma")
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _error(f"{where}{exc.strerror or exc}")
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
     if rows is not None:
-        emit(rows, fmt)
+        try:
+            emit(rows, fmt)
+        except BrokenPipeError:      # e.g. piped into head
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
     return 0
 
 

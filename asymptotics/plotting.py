@@ -2,8 +2,11 @@
 
 Each ``figure_*`` function computes its data, draws it, writes PNG and PDF
 files into ``out`` and returns the data it plotted (so tests can compare the
-curves with the API).  ``make_all`` runs them all.  Every random draw is
-seeded; ``quick=True`` uses coarse grids and few trials.
+curves with the API).  ``make_all`` runs them all (the package's main job,
+``python -m asymptotics``).  Every random draw is seeded and the files carry
+no time stamps, so a rerun writes byte-identical files (a clean git tree);
+``quick=True`` uses coarse grids, few trials and short gradient descents.
+The mathematics of the curves: ``docs/theory.md``.
 """
 from __future__ import annotations
 
@@ -50,12 +53,16 @@ def _plt():
     return plt
 
 
+# No time stamps in the files: regenerated figures are byte-identical run to run.
+_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+
+
 def _save(fig, out: Path, name: str) -> list:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
         p = out / f"{name}.{ext}"
-        fig.savefig(p, dpi=150, bbox_inches="tight")
+        fig.savefig(p, dpi=150, bbox_inches="tight", metadata=_METADATA[ext])
         paths.append(str(p))
     _plt().close(fig)
     return paths
@@ -79,7 +86,7 @@ def fig2_means(D: int = 300, seed: int = 0):
     return 4.0 * mp / np.linalg.norm(mp), 2.0 * mm / np.linalg.norm(mm)
 
 
-def _fig2a_trial(model, n, D, p, losses, seed, key):
+def _fig2a_trial(model, n, D, p, losses, seed, key, iters=3000):
     from threadpoolctl import threadpool_limits
 
     from .simulate import classifier_errors, is_separable, sample_mismatch, train_vs
@@ -91,9 +98,9 @@ def _fig2a_trial(model, n, D, p, losses, seed, key):
         out = {}
         for name, loss in losses.items():
             if separable:   # terminal phase: normalised GD deep into it
-                res = train_vs(s.X, s.y, loss, method="normalized", lr=1.0, max_iter=3000, gtol=0)
+                res = train_vs(s.X, s.y, loss, method="normalized", lr=1.0, max_iter=iters, gtol=0)
             else:           # finite minimiser: plain GD converges to it
-                res = train_vs(s.X, s.y, loss, method="gd", lr=0.5, max_iter=3000, gtol=1e-8)
+                res = train_vs(s.X, s.y, loss, method="gd", lr=0.5, max_iter=iters, gtol=1e-8)
             err = classifier_errors(sub, res.w, 0.0)
             train = float(np.mean(s.y * (s.X @ res.w) <= 0))
             out[name] = (err[0], err[1], train)
@@ -105,7 +112,11 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     (n = 100, D = 300, pi = 0.1, |mu+| = 2|mu-| = 4), no intercept (as the
     trained models), with theory lines for the SVM and the CS-SVM at
     delta*(gamma), GD markers for CDT, LDAM and LA, the non-separable region
-    shaded and an inset of delta* vs gamma; plus a four-panel companion."""
+    shaded and an inset of delta* vs gamma; plus a four-panel companion.
+
+    The theory is on every p = 1..D (``quick``: the max-margin lines on every
+    third p, the separability edge still on every p); arrays are indexed by
+    ``p - 1`` and NaN where not computed."""
     from .simulate import vs_preset
     plt = _plt()
     n, D, prior = 100, 300, 0.1
@@ -113,19 +124,22 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     model = LabelGMM(prior, mu_p, mu_m)
     ps = np.r_[np.arange(5, 51, 5), np.arange(75, 301, 25)]
     runs = 5 if quick else 25
+    gd_iters = 500 if quick else 3000
     if quick:
         ps = ps[::2]
     # theory on a fine grid of p (integer p: the means are truncated)
     p_fine = np.arange(1, D + 1)
     gs = np.array([separability_threshold(model.restrict(int(p)), intercept=False) for p in p_fine])
     separable = p_fine / n > gs
-    edge = float(p_fine[np.argmax(separable)] / n)
+    first = int(np.argmax(separable))
+    edge = float(p_fine[first] / n)
+    solve = separable & ((p_fine % 3 == 0) | (p_fine == p_fine[first])) if quick else separable
     th = {k: np.full(p_fine.size, np.nan) for k in ("svm_R_bal", "svm_R", "svm_R_plus", "svm_R_minus",
                                                     "cs_R_bal", "cs_R", "cs_R_plus", "cs_R_minus",
                                                     "delta_star", "delta_used")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeltaWarning)
-        for i in np.flatnonzero(separable):
+        for i in np.flatnonzero(solve):
             sub, g = model.restrict(int(p_fine[i])), p_fine[i] / n
             svm = cs_svm(sub, g, 1.0, intercept=False)
             ds = delta_star(sub, g, intercept=False)
@@ -137,10 +151,15 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
             for k in ("R_bal", "R", "R_plus", "R_minus"):
                 th["svm_" + k][i] = getattr(svm, k)
                 th["cs_" + k][i] = getattr(cs, k)
-    # delta for the CDT markers: the line's at each p (below the edge, where
-    # there is no max-margin theory, the first separable p's)
-    first = int(np.argmax(separable))
-    dstar_p = {int(p): float(th["delta_used"][p - 1] if separable[p - 1] else th["delta_used"][first]) for p in ps}
+    # delta for the CDT markers: the line's at the nearest computed p at or
+    # below the marker's (below the edge, where there is no max-margin
+    # theory, the first separable p's)
+    done = np.flatnonzero(solve)
+
+    def used_at(p):
+        j = done[done <= p - 1]
+        return float(th["delta_used"][j[-1] if j.size else first])
+    dstar_p = {int(p): used_at(int(p)) for p in ps}
     # below the edge: the unregularised (lam = 0) minimisers GD converges to
     band_losses = {"CDT": vs_preset("CDT", prior, float(th["delta_used"][first])), "LDAM": vs_preset("LDAM", prior),
                    "LA": vs_preset("LA", prior)}
@@ -156,7 +175,7 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
         losses = {"CDT": vs_preset("CDT", prior, dstar_p[int(p)]), "LDAM": vs_preset("LDAM", prior),
                   "LA": vs_preset("LA", prior)}
         for r in range(runs):
-            args.append((model, n, D, int(p), losses, seed, (int(p), r)))
+            args.append((model, n, D, int(p), losses, seed, (int(p), r), gd_iters))
     res = _parallel(_fig2a_trial, args, n_jobs, progress, "Fig. 2(a) GD runs")
     sim = {}
     for name in ("CDT", "LDAM", "LA"):
@@ -172,13 +191,17 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     colors = {"CDT": "tab:red", "LDAM": "tab:blue", "LA": "k"}
     markers = {"CDT": "o", "LDAM": "s", "LA": "^"}
 
+    def line(ax, y, *fmt, **kw):
+        ok = np.isfinite(y)
+        ax.plot(gamma_fine[ok], y[ok], *fmt, **kw)
+
     def panel(ax, key, label):
         ax.axvspan(0, edge, color="0.9", label=f"not separable (γ < {edge:.2f})")
-        ax.plot(gamma_fine, th["svm_" + key], "k-", lw=1.5, label="SVM (theory)")
-        ax.plot(gamma_fine, th["cs_" + key], "r-", lw=1.5, label=f"CS-SVM at min(δ⋆, {FIG2_DELTA_CAP:g}) (theory)")
+        line(ax, th["svm_" + key], "k-", lw=1.5, label="SVM (theory)")
+        line(ax, th["cs_" + key], "r-", lw=1.5, label=f"CS-SVM at min(δ⋆, {FIG2_DELTA_CAP:g}) (theory)")
         for name in ("CDT", "LDAM", "LA"):
-            ax.plot(gamma_fine, th[f"erm0_{name}_{key}"], "--", color=colors[name], lw=1.2,
-                    label=f"{name}, unregularised minimiser (theory)")
+            line(ax, th[f"erm0_{name}_{key}"], "--", color=colors[name], lw=1.2,
+                 label=f"{name}, unregularised minimiser (theory)")
         for name in ("CDT", "LDAM", "LA"):
             ax.errorbar(gamma_sim, sim[name][key], yerr=sim[name][key + "_se"], fmt=markers[name],
                         color=colors[name], ms=4, capsize=2, lw=0.8, label=f"{name}, GD ({runs} runs)")
@@ -187,22 +210,27 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
         ax.set_xlim(0, 3.05)
         ax.grid(alpha=0.3)
 
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    # main panel; the legend sits outside on the right, so the upper right of
+    # the axes (above every curve) is free for the delta* inset and its labels
+    fig, ax = plt.subplots(figsize=(10.5, 5))
     panel(ax, "R_bal", "balanced test error R_bal")
+    ax.set_ylim(top=max(0.52, ax.get_ylim()[1]))
     ax.set_title("Fig. 2(a): balanced error, mismatch model\n"
                  f"n = {n}, D = {D}, π = {prior}, |μ+| = 4, |μ−| = 2, no intercept, seed {seed}", fontsize=10)
-    ax.legend(fontsize=7, loc="upper right")
-    inset = ax.inset_axes([0.08, 0.07, 0.28, 0.25])
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    inset = ax.inset_axes([0.60, 0.57, 0.37, 0.33])
     finite = np.isfinite(th["delta_star"])
-    inset.semilogy(gamma_fine[finite], th["delta_star"][finite], "r-")
-    if (separable & ~finite).any():
-        inf_g = gamma_fine[separable & ~finite]
+    inset.semilogy(gamma_fine[finite], th["delta_star"][finite], "r-", lw=1.2)
+    infinite = separable & ~finite & solve
+    if infinite.any():
+        inf_g = gamma_fine[infinite]
         inset.axvspan(inf_g.min(), inf_g.max(), color="mistyrose")
-        inset.text(inf_g.mean(), 0.5, "δ⋆ = ∞", fontsize=6, ha="center", rotation=90,
-                   transform=inset.get_xaxis_transform())
-    inset.set_xlabel("γ", fontsize=7)
-    inset.set_ylabel("δ⋆ (balanced-error optimal)", fontsize=7)
-    inset.tick_params(labelsize=6)
+        inset.text(0.97, 0.93, "pink: δ⋆ = ∞\n(R_bal falls as δ → ∞;\nlines use δ = "
+                   f"{FIG2_DELTA_CAP:g})", fontsize=6, ha="right", va="top", transform=inset.transAxes)
+    inset.axvspan(0, edge, color="0.9")
+    inset.set_title("δ⋆, the balanced-error-optimal δ", fontsize=7, pad=3)
+    inset.set_xlabel("γ", fontsize=7, labelpad=1)
+    inset.tick_params(labelsize=6, pad=1.5)
     inset.set_xlim(0, 3.05)
     files = _save(fig, Path(out), "fig2a_balanced_error")
 
@@ -214,7 +242,7 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     fig.suptitle(f"Fig. 2(a) companion: mismatch model, n = {n}, D = {D}, π = {prior}, |μ+| = 4, |μ−| = 2, "
                  "no intercept", fontsize=10)
     files += _save(fig, Path(out), "fig2a_four_panels")
-    return {"gamma": gamma_fine, "theory": th, "edge": edge, "gamma_sim": gamma_sim, "sim": sim,
+    return {"gamma": gamma_fine, "p": p_fine, "theory": th, "edge": edge, "gamma_sim": gamma_sim, "sim": sim,
             "model": model, "n": n, "files": files}
 
 
@@ -251,7 +279,8 @@ def figure_2bc(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> 
         curves[name] = {"iteration": h["iteration"], "R_bal": h["test_error"], "angle": h["angle"],
                         "train_error": h["train_error"], "tpt_start": tpt}
     colors = dict(zip(losses, ["0.4", "tab:green", "k", "tab:red", "tab:purple", "tab:orange"]))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    # constrained layout keeps the right panel's y-label clear of the left panel
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained")
     for name, c in curves.items():
         it = c["iteration"][1:]           # iteration 0 is w = 0: no direction
         axes[0].plot(it, c["R_bal"][1:], color=colors[name], label=name)
@@ -259,7 +288,7 @@ def figure_2bc(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> 
         if c["tpt_start"]:
             for ax in axes:
                 ax.axvline(c["tpt_start"], color=colors[name], ls="--", lw=0.8)
-    for ax, lab in zip(axes, ["balanced test error R_bal", "angle between w and the CS-SVM solution (rad)"]):
+    for ax, lab in zip(axes, ["balanced test error R_bal", "angle between w and the CS-SVM (rad)"]):
         ax.set_xscale("log")
         ax.set_xlabel("gradient-descent iteration (step 0.1)")
         ax.set_ylabel(lab)

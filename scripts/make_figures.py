@@ -1,8 +1,10 @@
 """Regenerate every figure into figures/ (the package's main job).
 
-    python scripts/make_figures.py [--quick] [--out DIR] [--jobs N]
+    python scripts/make_figures.py [--quick] [--out DIR] [--jobs N] [--json | --csv]
 
-Same as ``asymptotics figures`` / ``python -m asymptotics``.
+Same as ``asymptotics figures`` / ``python -m asymptotics``; ``--help`` lists
+the options.  ``--out`` is checked before any computation; the files carry no
+time stamps, so a rerun leaves a clean git tree.
 """
 import sys
 
