@@ -1,4 +1,4 @@
-r"""Numba core of the K-cluster max-margin asymptotics (DESIGN §2).
+r"""Numba core of the K-cluster max-margin asymptotics (docs/theory.md §2).
 
 Notation.  Cluster ``k`` has prior ``pri[k]``, label ``lab[k]`` in {+1, -1},
 margin ``marg[k]`` and mean factor row ``A[k]`` (``A A^T`` is the means' Gram

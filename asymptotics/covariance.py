@@ -3,7 +3,7 @@ isotropic features (derivation and checks in ``docs/covariance.md``).
 
 Data: cluster k has ``x = mu_k + Sigma^{1/2} h``.  The CGMT auxiliary problem
 is solved by classifiers of the form :math:`w = A(M\nu + \alpha'\Sigma^{1/2}g)`
-with :math:`A = (I + \lambda\Sigma)^{-1}`, and (DESIGN §4) the limit is
+with :math:`A = (I + \lambda\Sigma)^{-1}`, and (docs/covariance.md §3) the limit is
 
 .. math::
 
@@ -22,7 +22,7 @@ Why it reuses the isotropic engine.  For fixed :math:`\lambda`, normalise by
 the score scale: :math:`u = 1/\tau`, :math:`\beta = b/\tau`, and
 :math:`\rho = K_{SA}^{1/2}\hat\nu` with :math:`\hat\nu = \nu/\tau`.  Then
 :math:`\gamma Q_2\hat\alpha^2 = 1 - \|\rho\|^2` and the constraint is
-*exactly* the isotropic one of DESIGN §2,
+*exactly* the isotropic one of docs/theory.md §2,
 
 .. math:: H(\rho, \beta, u) = \sum_k\pi_k F\big(y_k((\tilde A\rho)_k + \beta) - \Delta_k u\big)
           + \gamma_{eff}(\|\rho\|^2 - 1) \le 0,\qquad

@@ -18,7 +18,7 @@ Two estimators of the balanced-error-optimal delta (exposed as
     the positive semidefinite cone, and delta* is the closed form of
     :func:`~asymptotics.tuning.delta_star` (intercept on).
 ``"margins"``
-    DESIGN §3 turned into an estimator, with no Gaussian-mixture fit: the
+    The shift identity (docs/theory.md §3) turned into an estimator, with no Gaussian-mixture fit: the
     CS-SVM is the SVM with its intercept shifted by
     :math:`t = (\delta-1)/(\delta+1)`.  The SVM is fitted on K - 1 folds and
     its projections :math:`x\cdot w/\|w\|` collected on the held-out fold

@@ -17,7 +17,7 @@ class CostSensitiveSVC(ClassifierMixin, BaseEstimator):
 
     The minority class (fewer training samples) gets margin ``delta``, the
     majority margin 1.  With an intercept the fit is the exact SVM shifted
-    (DESIGN §3): ``coef = (delta+1)/2 w_1``, ``intercept = (delta+1)/2 b_1 +
+    (docs/theory.md §3): ``coef = (delta+1)/2 w_1``, ``intercept = (delta+1)/2 b_1 +
     (delta-1)/2``, which also gives the limits delta = inf / 0 (intercept
     shifted to the majority / minority margin).
 

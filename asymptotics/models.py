@@ -1,6 +1,6 @@
 r"""Gaussian-mixture data models.
 
-Every model is a K-cluster mixture (DESIGN §1): cluster ``k`` has prior
+Every model is a K-cluster mixture (docs/theory.md §1): cluster ``k`` has prior
 :math:`\pi_k`, label :math:`y_k \in \{\pm1\}` and mean :math:`\mu_k`, and
 ``x | k ~ N(mu_k, I_d)``.  Only the means' Gram matrix :math:`M^T M` enters the
 asymptotics; the mean vectors themselves (when given) are kept for

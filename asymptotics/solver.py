@@ -5,7 +5,7 @@ For a :class:`~asymptotics.models.ClusterGMM`, margins :math:`\Delta_k` and
 
 .. math:: \min \|w\| \ \text{s.t.}\ y_i (w\cdot x_i + b) \ge \Delta_{k(i)}
 
-converges (CGMT, DESIGN §2) to ``||w|| -> q``, ``mu_k . w/||w|| -> (A rho)_k``
+converges (CGMT, docs/theory.md §2) to ``||w|| -> q``, ``mu_k . w/||w|| -> (A rho)_k``
 and ``b -> b``, where ``(u = 1/q, rho, beta = b/q)`` solves
 
 .. math:: \max u \ \text{ s.t. }\ \min_{\rho, \beta} \sum_k \pi_k

@@ -1,6 +1,6 @@
 r"""Choosing the margin ratio delta from the theory.
 
-With an intercept the CS-SVM is a shifted SVM (DESIGN §3): if
+With an intercept the CS-SVM is a shifted SVM (docs/theory.md §3): if
 :math:`(w_1, b_1)` solves :math:`\delta = 1`, then for every :math:`\delta>0`
 
 .. math:: w_\delta = \tfrac{\delta+1}{2} w_1,\qquad

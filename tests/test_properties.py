@@ -1,4 +1,4 @@
-"""Exact identities of DESIGN §3, as property-based tests (derandomised:
+"""Exact identities of docs/theory.md §3, as property-based tests (derandomised:
 hypothesis draws the same examples on every run)."""
 import numpy as np
 import pytest

@@ -73,7 +73,7 @@ def test_delta_min_error_closed_form(model):
 
 
 def test_delta_star_unattainable_is_explicit():
-    # DESIGN §3: antipodal |mu| = 1.5, gamma = 2, pi = 0.02 has t_star >= 1
+    # docs/theory.md §3: antipodal |mu| = 1.5, gamma = 2, pi = 0.02 has t_star >= 1
     m = asy.LabelGMM.antipodal(0.02, 1.5)
     with pytest.warns(asy.DeltaWarning):
         d = asy.delta_star(m, 2.0)

@@ -17,7 +17,7 @@ Backends
     scikit-learn's libsvm ``SVC(kernel="precomputed", C=1e8)``, the fastest
     accurate solver measured.  It only solves margins 1 with an intercept, so
     it serves margins that depend on the label alone: those are an exactly
-    shifted SVM (DESIGN §3), ``w = s w_1``, ``b = s b_1 + (m_+ - m_-)/2`` with
+    shifted SVM (docs/theory.md §3), ``w = s w_1``, ``b = s b_1 + (m_+ - m_-)/2`` with
     ``s = (m_+ + m_-)/2``.
 ``"piqp"``
     PIQP (dense interior point) on the dual: any margins, with or without an
