@@ -49,7 +49,7 @@ import math
 import numpy as np
 from ._jit import kernel
 
-from .gaussian import kernels_scalar
+from .gaussian import kernels_scalar, logq_scalar, q_scalar
 
 # Status codes shared with the Python layer.
 OK = 0
@@ -413,6 +413,32 @@ def solve_sweep(A, pri, lab, gammas, margins, intercept, max_outer, max_inner):
         else:
             u_prev = 0.0
     return us, xs, iters, res, status
+
+
+@kernel()
+def solve_single(A, pri, lab, marg, gamma, intercept, max_outer, max_inner):
+    """One point from a cold start, with everything a result needs, so that a
+    single API call costs one compiled call: returns (u, x, iterations,
+    residual, status, projections, errors, log_errors), projections
+    (A rho)_k and the errors Q(t_k), log Q(t_k) of t_k = y_k((A rho)_k + beta)."""
+    K, r = A.shape
+    m = r + (1 if intercept else 0)
+    work = _make_work(K, r, m)
+    x = np.zeros(m)
+    u, it, res, st = solve_point(A, pri, lab, marg, gamma, intercept, x, 0.0, max_outer, max_inner, work)
+    beta = x[r] if intercept else 0.0
+    proj = np.empty(K)
+    errs = np.empty(K)
+    logs = np.empty(K)
+    for k in range(K):
+        s = 0.0
+        for i in range(r):
+            s += A[k, i] * x[i]
+        proj[k] = s
+        t = lab[k] * (s + beta)
+        errs[k] = q_scalar(t)
+        logs[k] = logq_scalar(t)
+    return u, x, it, res, st, proj, errs, logs
 
 
 @kernel()

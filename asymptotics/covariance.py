@@ -375,8 +375,8 @@ def covariance_threshold(model, intercept: bool, max_inner: int) -> float:
     cov = model._cov
 
     def fun(lam):
-        gs, st = threshold_lambda(lam, cov.atoms, cov.weights, cov.means, cov.mean_eigs, model.priors,
-                                  model.labels, intercept, max_inner)
+        gs, st = threshold_lambda(lam, cov.atoms, cov.weights, cov.means, cov.mean_eigs, model._kernel_args[1],
+                                  model._kernel_args[2], intercept, max_inner)
         return gs if st == _engine.OK else np.inf
 
     lam, value = _minimise_over_lambda(fun, _mean_atom(cov))
@@ -386,8 +386,8 @@ def covariance_threshold(model, intercept: bool, max_inner: int) -> float:
 
 
 def _phi(sol, cov, model, marg, gamma, intercept):
-    return ridge_map(sol["lam"], cov.atoms, cov.weights, cov.means, cov.mean_eigs, model.priors,
-                     model.labels, marg, gamma, intercept, sol["x"], sol["u"])
+    return ridge_map(sol["lam"], cov.atoms, cov.weights, cov.means, cov.mean_eigs, model._kernel_args[1],
+                     model._kernel_args[2], marg, gamma, intercept, sol["x"], sol["u"])
 
 
 def fun_value(fun, best, lam):
@@ -422,8 +422,8 @@ def _polish_lambda(best, cov, model, marg, gamma, intercept, max_inner, state, t
             return
         x = best["x"].copy()
         V, u, Nv, it, res, st = solve_lambda(lam_new, cov.atoms, cov.weights, cov.means, cov.mean_eigs,
-                                             model.priors, model.labels, marg, gamma, intercept, x, best["u"],
-                                             max_inner)
+                                             model._kernel_args[1], model._kernel_args[2], marg, gamma, intercept,
+                                             x, best["u"], max_inner)
         state["iters"] += it
         if st != _engine.OK:
             return
@@ -462,8 +462,8 @@ def covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparab
             for start in ((state["x"], state["u"]), (np.zeros(m), 0.0)):
                 x = start[0].copy()
                 V, u, Nv, it, res, st = solve_lambda(lam, cov.atoms, cov.weights, cov.means, cov.mean_eigs,
-                                                     model.priors, model.labels, marg, gamma, intercept, x,
-                                                     start[1], max_inner)
+                                                     model._kernel_args[1], model._kernel_args[2], marg, gamma,
+                                                     intercept, x, start[1], max_inner)
                 state["iters"] += it
                 if st == _engine.OK:
                     state.update(x=x, u=u)

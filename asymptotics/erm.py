@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _erm_engine as _eng
+from ._parallel import run_chunks
 from ._validation import boolean, finite_array, positive_array
 from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
@@ -263,7 +264,9 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
                 raise err
             exists[i] = False
 
-    A = np.ascontiguousarray(model.factor)
+    A, pri, lab = model._kernel_args
+    # writable copies: one compiled variant of each kernel (read-only arrays type differently)
+    kind, om, io, De = (np.array(a) for a in (losses.kind, losses.omega, losses.iota, losses.Delta))
     K, r = A.shape
     n = r + 2 + (1 if intercept else 0)
     P = g_flat.size
@@ -277,9 +280,13 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         it_s = np.empty(idx.size, dtype=np.int64)
         res_s = np.empty(idx.size)
         st_s = np.empty(idx.size, dtype=np.int64)
-        _eng.solve_sweep(A, model.priors, model.labels, losses.kind, losses.omega, losses.iota, losses.Delta,
-                         np.ascontiguousarray(g_flat[idx]), np.ascontiguousarray(l_flat[idx]), intercept,
-                         Zs, it_s, res_s, st_s)
+        g_sub, l_sub = np.ascontiguousarray(g_flat[idx]), np.ascontiguousarray(l_flat[idx])
+
+        def solve(a, b):
+            _eng.solve_sweep(A, pri, lab, kind, om, io, De, g_sub[a:b], l_sub[a:b], intercept, Zs[a:b],
+                             it_s[a:b], res_s[a:b], st_s[a:b])
+
+        run_chunks(idx.size, solve)
         Z[idx], iters[idx], res[idx], status[idx] = Zs, it_s, res_s, st_s
     bad = (status != _eng.OK) & (status != _eng.TRIVIAL)
     if bad.any():
@@ -291,8 +298,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     C = np.full((P, K), np.nan)
     terr = np.full((P, K), np.nan)
     tloss = np.full((P, K), np.nan)
-    _eng.sweep_outputs(A, model.priors, model.labels, losses.kind, losses.omega, losses.iota, losses.Delta,
-                       intercept, Z, q, C, terr, tloss)
+    _eng.sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss)
     theta = Z[:, :r]
     alpha = np.exp(Z[:, r])
     b = Z[:, r + 1] if intercept else np.where(exists, 0.0, np.nan)

@@ -27,8 +27,8 @@ import numpy as np
 
 from ._validation import positive_array
 from .models import GroupGMM
-from .results import _messages, frozen, frozen_metrics
-from .solver import max_margin
+from .results import _messages, assemble, frozen, frozen_metrics
+from .solver import _NAN, _OK, max_margin, positive_scalar, solve_point
 
 __all__ = ["GSSVMResult", "gs_svm", "group_margins"]
 
@@ -157,6 +157,20 @@ def gs_svm(model: GroupGMM, gamma, delta=1.0, intercept: bool = True,
     if not isinstance(model, GroupGMM):
         raise ValueError(f"model must be a GroupGMM, got {type(model).__name__}")
     G = model.n_groups
+    d = positive_scalar(delta)
+    if d is not None and model._cov is None and type(intercept) is bool and on_nonseparable in ("raise", "nan"):
+        g = positive_scalar(gamma)
+        if g is not None and (model.has_both_labels or not intercept):
+            marg = np.ones(2 * G)
+            marg[0] = marg[G] = d
+            p = solve_point(model, g, marg, intercept)
+            if p is not None:
+                q, b, rho, proj, e, logs, res, it = p
+                return assemble(
+                    GSSVMResult, model=model, gamma=np.float64(g), margins=marg.reshape(2, G), intercept=intercept,
+                    q=q, b=b, rho=rho, projections=proj, errors=e, **model.metrics(e), residual=res, iterations=it,
+                    separable=np.True_, tau=q, ridge=_NAN, log_R_yg=logs.reshape(2, G), log_errors=logs,
+                    status=_OK)
     margins = group_margins(model, delta)
     sol = max_margin(model, gamma, margins.reshape(margins.shape[:-2] + (2 * G,)), intercept,
                      on_nonseparable, margin_name="delta")

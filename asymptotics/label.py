@@ -17,8 +17,8 @@ import numpy as np
 
 from ._validation import positive_array
 from .models import LabelGMM
-from .results import MaxMarginResult, _messages, frozen, frozen_metrics
-from .solver import max_margin
+from .results import MaxMarginResult, _messages, assemble, frozen, frozen_metrics
+from .solver import _NAN, _OK, max_margin, positive_scalar, solve_point
 
 __all__ = ["CSSVMResult", "cs_svm"]
 
@@ -117,6 +117,19 @@ def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
     """
     if not isinstance(model, LabelGMM):
         raise ValueError(f"model must be a LabelGMM, got {type(model).__name__}")
+    d = positive_scalar(delta)
+    if d is not None and model._cov is None and type(intercept) is bool and on_nonseparable in ("raise", "nan"):
+        g = positive_scalar(gamma)
+        if g is not None and (model.has_both_labels or not intercept):
+            p = solve_point(model, g, np.array([d, 1.0]), intercept)
+            if p is not None:
+                q, b, rho, proj, e, logs, res, it = p
+                r_plus, r_minus = e[0], e[1]
+                return assemble(
+                    CSSVMResult, model=model, gamma=np.float64(g), delta=np.float64(d), intercept=intercept, q=q,
+                    b=b, rho=rho, projections=proj, errors=e, R_plus=r_plus, R_minus=r_minus,
+                    R_bal=0.5 * (r_plus + r_minus), R=model.prior * r_plus + (1.0 - model.prior) * r_minus, residual=res, iterations=it,
+                    separable=np.True_, tau=q, ridge=_NAN, log_errors=logs, status=_OK)
     delta = positive_array(delta, "delta")
     margins = np.stack(np.broadcast_arrays(delta, np.ones_like(delta)), axis=-1)
     sol: MaxMarginResult = max_margin(model, gamma, margins, intercept, on_nonseparable, margin_name="delta")

@@ -106,6 +106,11 @@ class ClusterGMM:
         self._factor = _gram_factor(gram)
         for arr in (self._priors, self._labels, self._gram, self._factor):
             arr.setflags(write=False)
+        # what the compiled engines receive: writable, C-contiguous float64 copies, so that each
+        # kernel is compiled for one array type only (read-only arrays would type differently)
+        self._kernel_args = tuple(np.array(a, dtype=np.float64, order="C")
+                                  for a in (self._factor, self._priors, self._labels))
+        self._both_labels = bool(np.any(self._labels > 0) and np.any(self._labels < 0))
         if self._means is not None:
             self._means.setflags(write=False)
         self._threshold_cache: dict = {}
@@ -168,7 +173,7 @@ class ClusterGMM:
     @property
     def has_both_labels(self) -> bool:
         """Whether clusters of both labels are present (needed with an intercept)."""
-        return bool(np.any(self._labels > 0) and np.any(self._labels < 0))
+        return self._both_labels
 
     @property
     def rank(self) -> int:
@@ -351,7 +356,19 @@ class GroupGMM(ClusterGMM):
         ``worst`` = :math:`\max_{y,g} R_{y,g}`.
         """
         errors = np.asarray(errors)
-        r_yg = errors.reshape(errors.shape[:-1] + (2, self.n_groups))
+        G = self.n_groups
+        if errors.ndim == 1:
+            # one point: plain floats (NumPy calls on 2G numbers cost more than the arithmetic)
+            e, gp, pi = errors.tolist(), self.group_priors.tolist(), self.class_prior
+            rp = sum(p * x for p, x in zip(gp, e[:G]))
+            rm = sum(p * x for p, x in zip(gp, e[G:]))
+            deo = e[0] - e[1] if G >= 2 else 0.0
+            symm = 0.5 * (abs(deo) + abs(e[G] - e[G + 1])) if G >= 2 else 0.0
+            f = np.float64
+            return dict(R_yg=errors.reshape(2, G), R_plus=f(rp), R_minus=f(rm), R_bal=f(0.5 * (rp + rm)),
+                        R_subgroup_bal=f(sum(e) / (2 * G)), R=f(pi * rp + (1 - pi) * rm), DEO=f(deo),
+                        symm_DEO=f(symm), worst=f(max(e)))
+        r_yg = errors.reshape(errors.shape[:-1] + (2, G))
         r_class = r_yg @ self.group_priors                      # (..., 2): R_+, R_-
         r_plus, r_minus = r_class[..., 0], r_class[..., 1]
         pi = self.class_prior

@@ -134,6 +134,16 @@ def _messages(status):
     return out[()] if out.ndim == 0 else out
 
 
+def assemble(cls, **fields):
+    """An instance of the frozen result dataclass ``cls`` from all of its
+    fields, without running ``__init__`` (which sets every field through
+    ``object.__setattr__`` and costs more than a single-point solve).  The
+    instance stays frozen: assigning a field afterwards raises."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 def frozen_metrics(metrics: dict) -> dict:
     """The model's metrics with every array read-only (scalars stay scalars)."""
     out = {}

@@ -22,11 +22,12 @@ import warnings
 import numpy as np
 
 from . import _engine
+from ._parallel import run_chunks
 from .covariance import covariance_max_margin, covariance_threshold
 from ._validation import boolean, broadcast_shapes, positive_array
 from .errors import ConvergenceError, NotSeparableError
 from .models import ClusterGMM
-from .results import MaxMarginResult, build_max_margin
+from .results import MaxMarginResult, assemble, build_max_margin
 
 __all__ = ["MaxMarginResult", "max_margin", "separability_threshold", "ThresholdUnderflowWarning"]
 
@@ -77,8 +78,7 @@ def separability_threshold(model: ClusterGMM, intercept: bool = True, log: bool 
     if key not in cache and model._cov is not None:
         cache[key] = math.log(covariance_threshold(model, intercept, MAX_INNER))
     if key not in cache:
-        gs, x, it, status = _engine.threshold(model.factor, model.priors, model.labels, intercept,
-                                               200, MAX_INNER)
+        gs, x, it, status = _engine.threshold(*model._kernel_args, intercept, 200, MAX_INNER)
         if status == _engine.UNDERFLOW:
             cache[key] = _log_threshold(model, intercept, x)
         elif status != _engine.OK or not np.isfinite(gs) or not gs > 0:
@@ -138,6 +138,53 @@ def _log_threshold(model: ClusterGMM, intercept: bool, x0: np.ndarray) -> float:
     return value
 
 
+def positive_scalar(value):
+    """``float(value)`` when it is one positive finite number (Python or
+    NumPy scalar, not a bool), else None: the gate of the single-point fast
+    path (anything else takes the general, fully validated path)."""
+    t = type(value)
+    if t is float or t is int or isinstance(value, (np.floating, np.integer)):
+        v = float(value)
+        if v > 0.0 and math.isfinite(v):
+            return v
+    return None
+
+
+def solve_point(model: ClusterGMM, gamma: float, marg: np.ndarray, intercept: bool):
+    """One isotropic point by one compiled call (no array machinery: a single
+    call costs about as much as the engine): ``(q, b, rho, projections,
+    errors, log_errors, residual, iterations)`` as NumPy scalars and
+    read-only arrays, or None when the point is not a plain converged one
+    (the general path then decides and reports)."""
+    A, pri, lab = model._kernel_args
+    u, x, it, res, st, proj, errs, logs = _engine.solve_single(A, pri, lab, marg, gamma, intercept,
+                                                              MAX_OUTER, MAX_INNER)
+    if st != _engine.OK:
+        return None
+    r = A.shape[1]
+    q = 1.0 / u
+    rho = x[:r]
+    for arr in (rho, proj, errs, logs, marg):
+        arr.setflags(write=False)
+    f = np.float64
+    return f(q), f(x[r] * q if intercept else 0.0), rho, proj, errs, logs, f(res), np.int64(it)
+
+
+_NAN = np.float64(np.nan)
+_OK = np.int64(0)
+
+
+def point_result(model: ClusterGMM, gamma: float, marg: np.ndarray, intercept: bool):
+    """:class:`MaxMarginResult` of :func:`solve_point` (None as there)."""
+    p = solve_point(model, gamma, marg, intercept)
+    if p is None:
+        return None
+    q, b, rho, proj, errs, logs, res, it = p
+    return assemble(MaxMarginResult, model=model, gamma=np.float64(gamma), margins=marg, intercept=intercept,
+                    q=q, b=b, rho=rho, projections=proj, errors=errs, residual=res, iterations=it,
+                    separable=np.True_, tau=q, ridge=_NAN, log_errors=logs, status=_OK)
+
+
 def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
                on_nonseparable: str = "raise", *, margin_name: str = "margins") -> MaxMarginResult:
     r"""Sharp asymptotics of the max-margin classifier with cluster margins.
@@ -176,6 +223,15 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     if on_nonseparable not in ("raise", "nan"):
         raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {on_nonseparable!r}")
     _check_intercept_labels(model, intercept)
+    if model._cov is None:
+        g = positive_scalar(gamma)
+        if g is not None:
+            marg = np.array(margins, dtype=np.float64) if isinstance(margins, (list, tuple, np.ndarray)) else None
+            if marg is not None and marg.shape == (model.n_clusters,) and np.all(marg > 0) \
+                    and np.all(np.isfinite(marg)):
+                sol = point_result(model, g, marg, intercept)
+                if sol is not None:
+                    return sol
     gamma = positive_array(gamma, "gamma")
     margins = positive_array(margins, "margins")
     K = model.n_clusters
@@ -188,9 +244,16 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     if model._cov is not None:
         return covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, MAX_INNER,
                                      separability_threshold(model, intercept))
-    A = model.factor
-    us, xs, iters, res, status = _engine.solve_sweep(A, model.priors, model.labels, g_flat, m_flat,
-                                                     intercept, MAX_OUTER, MAX_INNER)
+    A, pri, lab = model._kernel_args
+    N, m = g_flat.size, A.shape[1] + (1 if intercept else 0)
+    us, xs, iters = np.empty(N), np.empty((N, m)), np.empty(N, dtype=np.int64)
+    res, status = np.empty(N), np.empty(N, dtype=np.int64)
+
+    def solve(a, b):
+        us[a:b], xs[a:b], iters[a:b], res[a:b], status[a:b] = _engine.solve_sweep(
+            A, pri, lab, g_flat[a:b], m_flat[a:b], intercept, MAX_OUTER, MAX_INNER)
+
+    run_chunks(N, solve)
     bad = status == _engine.NOT_CONVERGED
     if bad.any():
         # a point the engine could not solve is, below the threshold, simply

@@ -189,3 +189,38 @@ def test_numbers_are_numbers(bad):
     with pytest.raises(ValueError, match="gamma must be numeric") as info:
         asy.cs_svm(LABEL, bad, 1.0)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda g: asy.cs_svm(LABEL, g, 2.0), lambda g: asy.gs_svm(GROUP, g, 3.0),
+    lambda g: asy.max_margin(CLUSTER, g, np.array([1.0, 2.0, 0.5])),
+], ids=["cs_svm", "gs_svm", "max_margin"])
+def test_single_point_fast_path_equals_the_general_path(call):
+    """A scalar point takes one compiled call; a 1-element array the general
+    path: same fields, same values (to rounding), same contracts."""
+    one, arr = call(2.0), call(np.array([2.0]))
+    for key, value in _fields(one).items():
+        if value is None or key in ("margins", "delta", "gamma"):
+            continue
+        other = getattr(arr, key)
+        got, want = np.asarray(value, dtype=float), np.asarray(other, dtype=float).reshape(np.shape(value))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=key)
+    assert type(one.q) is np.float64 and not one.errors.flags.writeable
+
+
+def test_sweeps_do_not_depend_on_the_thread_count():
+    """Chunks of consecutive points are the unit of parallel work, cut
+    independently of the threads: the same bits with 1 thread or 2."""
+    from asymptotics import _parallel
+    g = np.linspace(0.2, 8.0, 1200)
+    try:
+        _parallel.set_threads(1)
+        one = asy.cs_svm(LABEL, g, 2.0)
+        e1 = asy.erm(LABEL, g[:600], "CE", 0.01)
+        _parallel.set_threads(2)
+        two = asy.cs_svm(LABEL, g, 2.0)
+        e2 = asy.erm(LABEL, g[:600], "CE", 0.01)
+    finally:
+        _parallel.set_threads(None)
+    assert np.array_equal(one.q, two.q) and np.array_equal(one.errors, two.errors)
+    assert np.array_equal(e1.q, e2.q) and np.array_equal(e1.errors, e2.errors)
