@@ -86,24 +86,32 @@ def fig2_means(D: int = 300, seed: int = 0):
     return 4.0 * mp / np.linalg.norm(mp), 2.0 * mm / np.linalg.norm(mm)
 
 
-def _fig2a_trial(model, n, D, p, losses, seed, key, iters=3000):
+def _fig2a_point(model, n, D, p, losses, seed, runs, iters=3000):
+    """All GD runs at one p: the runs' training sets (seeded by (p, run)),
+    each trained on every loss, batched into two GD calls (normalised GD on
+    the separable sets, plain GD on the others).  Returns one dict per run:
+    {loss: (R+, R-, training error)}."""
     from threadpoolctl import threadpool_limits
 
-    from .simulate import classifier_errors, is_separable, sample_mismatch, train_vs
+    from .simulate import classifier_errors, is_separable, sample_mismatch, train_vs_batch
     with threadpool_limits(limits=1):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
-        s = sample_mismatch(model, n, D, p, rng)
+        sets = [sample_mismatch(model, n, D, p, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(p, r))))
+                for r in range(runs)]
+        separable = [is_separable(s.X, s.y, intercept=False) for s in sets]
         sub = model.restrict(p)
-        separable = is_separable(s.X, s.y, intercept=False)
-        out = {}
-        for name, loss in losses.items():
-            if separable:   # terminal phase: normalised GD deep into it
-                res = train_vs(s.X, s.y, loss, method="normalized", lr=1.0, max_iter=iters, gtol=0)
-            else:           # finite minimiser: plain GD converges to it
-                res = train_vs(s.X, s.y, loss, method="gd", lr=0.5, max_iter=iters, gtol=1e-8)
-            err = classifier_errors(sub, res.w, 0.0)
-            train = float(np.mean(s.y * (s.X @ res.w) <= 0))
-            out[name] = (err[0], err[1], train)
+        out = [{} for _ in range(runs)]
+        names = list(losses)
+        for sep, opts in ((True, dict(method="normalized", lr=1.0, gtol=0.0)),   # terminal phase, deep into it
+                          (False, dict(method="gd", lr=0.5, gtol=1e-8))):        # finite minimiser: GD converges
+            idx = [r for r in range(runs) if separable[r] == sep]
+            if not idx:
+                continue
+            jobs = [(r, name) for r in idx for name in names]
+            W, _, _, _ = train_vs_batch(np.array([sets[r].X for r, _ in jobs]), np.array([sets[r].y for r, _ in jobs]),
+                                     [losses[name] for _, name in jobs], max_iter=iters, **opts)
+            for (r, name), w in zip(jobs, W):
+                err = classifier_errors(sub, w, 0.0)
+                out[r][name] = (err[0], err[1], float(np.mean(sets[r].y * (sets[r].X @ w) <= 0)))
         return out
 
 
@@ -174,9 +182,8 @@ def figure_2a(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> d
     for p in ps:
         losses = {"CDT": vs_preset("CDT", prior, dstar_p[int(p)]), "LDAM": vs_preset("LDAM", prior),
                   "LA": vs_preset("LA", prior)}
-        for r in range(runs):
-            args.append((model, n, D, int(p), losses, seed, (int(p), r), gd_iters))
-    res = _parallel(_fig2a_trial, args, n_jobs, progress, "Fig. 2(a) GD runs")
+        args.append((model, n, D, int(p), losses, seed, runs, gd_iters))
+    res = [o for per_p in _parallel(_fig2a_point, args, n_jobs, progress, "Fig. 2(a) GD runs") for o in per_p]
     sim = {}
     for name in ("CDT", "LDAM", "LA"):
         arr = np.array([[o[name] for o in res[i * runs:(i + 1) * runs]] for i in range(len(ps))])  # (P, runs, 3)
@@ -252,7 +259,7 @@ def figure_2bc(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> 
     iteration (constant step 0.1, as the paper) for CE, wCE, LA, CDT and the
     two VS variants of §3.2, at n = 100, p = D = 300 (gamma = 3), no
     intercept; dashed lines mark where the terminal phase starts."""
-    from .simulate import fit_max_margin, sample, train_vs, vs_preset
+    from .simulate import fit_max_margin, sample, train_vs_batch, vs_preset
     plt = _plt()
     n, D, prior = 100, 300, 0.1
     mu_p, mu_m = fig2_means(D, seed)
@@ -267,11 +274,12 @@ def figure_2bc(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> 
               "CDT": vs_preset("CDT", prior, dstar), "VS (ι = log 1/π)": vs_preset("VS", prior, dstar),
               "VS (ω = 1/π)": vs_preset("VS-w", prior, dstar)}
     iters = 3000 if quick else 100_000
-    args = [(s.X, s.y, loss, None, "gd", 0.1, iters, 0.0, False, model, cs.w, 150) for loss in losses.values()]
-    res = _parallel(train_vs, args, n_jobs, progress, "Fig. 2(b,c) GD runs")
+    # the six losses on the same training set: one batched GD run (the same iterates as train_vs)
+    _, _, _, hists = train_vs_batch(np.repeat(s.X[None], len(losses), axis=0), np.repeat(s.y[None], len(losses), axis=0),
+                                    list(losses.values()), method="gd", lr=0.1, max_iter=iters, gtol=0.0, model=model,
+                                    w_ref=cs.w, n_records=150)
     curves = {}
-    for (name, _), r in zip(losses.items(), res):
-        h = r.history
+    for name, h in zip(losses, hists):
         zero = h["train_error"] == 0
         # first recorded iteration after which the training error stays 0
         tpt = int(h["iteration"][np.flatnonzero(~zero)[-1] + 1]) if (~zero).any() and zero[-1] else \

@@ -205,3 +205,46 @@ def test_group_vs_loss_converges_to_gs_svm():
     svm = fit_max_margin(s.X, s.y, intercept=False)
     cos = res.w @ svm.w / np.linalg.norm(res.w) / np.linalg.norm(svm.w)
     assert np.arccos(min(cos, 1.0)) > 1e-2
+
+
+def test_batched_gd_is_train_vs_stacked():
+    """train_vs_batch runs the same iterations as train_vs on each problem
+    (primal iterates for d < n, the Gram-matrix form for d > n): equal
+    weights, iteration counts and histories."""
+    from asymptotics.simulate import train_vs_batch
+    m = asy.LabelGMM(0.1, [2.0, 0.0], [0.0, 1.0])
+    for d, method, opts in ((40, "normalized", dict(lr=1.0, max_iter=400, gtol=0.0)),
+                            (150, "normalized", dict(lr=1.0, max_iter=400, gtol=0.0)),
+                            (150, "gd", dict(lr=0.5, max_iter=3000, gtol=1e-6))):
+        sets = [sample(m, 100, d, np.random.default_rng(r)) for r in range(4)]
+        losses = [vs_preset(name, 0.1, 3.0) for name in ("CE", "CDT", "LA", "VS")]
+        W, iters, conv, hists = train_vs_batch(np.array([s.X for s in sets]), np.array([s.y for s in sets]), losses,
+                                               method=method, model=m, n_records=20, **opts)
+        for j, (s, loss) in enumerate(zip(sets, losses)):
+            one = train_vs(s.X, s.y, loss, method=method, model=m, n_records=20, **opts)
+            np.testing.assert_allclose(W[j], one.w, rtol=1e-10, atol=1e-12 * np.abs(one.w).max())
+            assert iters[j] == one.iterations and conv[j] == one.converged
+            np.testing.assert_array_equal(hists[j]["iteration"], one.history["iteration"])
+            np.testing.assert_allclose(hists[j]["test_error"], one.history["test_error"], rtol=1e-10)
+
+
+def test_gram_form_of_gd_has_the_primal_iterates():
+    """theta = yZ^T alpha: the n-dimensional iteration gives the iterates of
+    the d-dimensional one, to rounding while the gradient is not tiny; deep in
+    the terminal phase (gradient ~1e-65) normalised GD amplifies rounding, and
+    the two agree in direction (what the terminal phase is about)."""
+    from asymptotics.simulate.vsloss import _gd
+    m = asy.LabelGMM(0.1, [2.0, 0.0], [0.0, 1.0])
+    s = sample(m, 60, 200, np.random.default_rng(7))
+    yZ = (s.y[:, None] * s.X)[None]
+    loss = vs_preset("VS", 0.1, 3.0)
+    k = np.where(s.y > 0, 0, 1)
+    args = (yZ, loss.omega[k][None], loss.iota[k][None], loss.Delta[k][None])
+    for method, lr in (("normalized", 1.0), ("gd", 0.3)):
+        primal = _gd(*args, method, lr, 40, 0.0, dual=False)
+        gram = _gd(*args, method, lr, 40, 0.0, dual=True)
+        np.testing.assert_allclose(gram[0], primal[0], rtol=1e-8, atol=1e-8 * np.abs(primal[0]).max())
+        np.testing.assert_allclose(gram[4], primal[4], rtol=1e-6)
+    primal = _gd(*args, "normalized", 1.0, 2000, 0.0, dual=False)[0][0]
+    gram = _gd(*args, "normalized", 1.0, 2000, 0.0, dual=True)[0][0]
+    assert primal @ gram / np.linalg.norm(primal) / np.linalg.norm(gram) > 1 - 1e-5

@@ -38,7 +38,7 @@ from ..models import ClusterGMM
 from .sampling import classifier_errors, embedded_means
 from .svm import _check_xy
 
-__all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs", "check_gd_options"]
+__all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs", "train_vs_batch", "check_gd_options"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,107 @@ def _record_points(max_iter: int, n_points: int) -> set:
     return set(int(p) for p in pts) | {0}
 
 
+def _recorder(B, d, intercept, model, w_ref):
+    """Histories of B runs and the callback that fills them: iteration, loss,
+    gradient norm, training error and, when asked for, the exact balanced
+    test error (from the model's means) and the angle to ``w_ref``."""
+    hists = [{key: [] for key in ("iteration", "loss", "grad_norm", "train_error", "test_error", "angle")}
+             for _ in range(B)]
+
+    def record(it, theta, margins, value, gnorm, live):
+        for j in np.flatnonzero(live):
+            hist, w = hists[j], theta[j, :d]
+            hist["iteration"].append(it)
+            hist["loss"].append(float(value[j]))
+            hist["grad_norm"].append(float(gnorm[j]))
+            hist["train_error"].append(float(np.mean(margins[j] <= 0)))
+            if model is not None and np.any(w):
+                err = classifier_errors(model, w, theta[j, d] if intercept else 0.0)
+                labels = model.labels
+                hist["test_error"].append(0.5 * (np.average(err[labels > 0], weights=model.priors[labels > 0])
+                                                 + np.average(err[labels < 0], weights=model.priors[labels < 0])))
+            elif model is not None:
+                hist["test_error"].append(0.5)
+            if w_ref is not None:
+                nw = np.linalg.norm(w)
+                cos = float(w @ w_ref / nw) if nw > 0 else 0.0
+                hist["angle"].append(float(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+    return hists, record
+
+
+def _gd(yZ, omega, iota, Delta, method, lr, max_iter, gtol, recs=frozenset(), record=None, dual=None):
+    r"""Gradient descent on B VS-loss problems at once (arrays stacked on a
+    first axis: ``yZ`` (B, n, m) holds :math:`y_i z_i`, the loss parameters
+    (B, n)).  Each problem stops on its own at ||grad L|| < gtol (0: never);
+    ``record(it, theta, margins, value, gnorm, live)`` is called at the
+    iterations in ``recs`` and at each stop, ``live`` marking the runs still
+    going or stopping now.  The normalised direction is computed in
+    the log domain (module docstring), so it stays defined after the gradient
+    underflows.
+
+    Every iterate from w = 0 lies in the row space of ``yZ``:
+    :math:`\theta = yZ^T\alpha`.  With more features than samples (m > n)
+    the iteration runs on :math:`\alpha` with the Gram matrix
+    :math:`K = yZ\,yZ^T` (margins :math:`K\alpha`, squared gradient norm
+    :math:`c^TKc`): the same iterates, at a cost per step of n^2 instead of
+    n m (``dual`` forces either form).  Returns (theta (B, m), iterations
+    (B,), converged (B,), loss (B,), grad norm (B,))."""
+    B, n, m = yZ.shape
+    dual = m > n if dual is None else dual
+    with np.errstate(over="ignore", invalid="ignore"):    # huge X: the first step reports it (ConvergenceError)
+        G = np.matmul(yZ, np.swapaxes(yZ, 1, 2)) if dual else None      # (B, n, n)
+    coef = omega * Delta / n                      # d loss / d z_i = coef_i * sigma(z_i)
+    coords = np.zeros((B, n if dual else m))      # alpha (dual) or theta
+    iters = np.zeros(B, dtype=np.int64)
+    converged = np.zeros(B, dtype=bool)
+    active = np.ones(B, dtype=bool)
+    value = gnorm = np.zeros(B)
+
+    def theta_of(coords):
+        return np.matmul(coords[:, None, :], yZ)[:, 0, :] if dual else coords
+
+    for it in range(max_iter + 1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            margins = np.matmul(G if dual else yZ, coords[:, :, None])[:, :, 0]
+            z = iota - Delta * margins
+            log_sig = log_expit(z)
+            M = log_sig.max(axis=1, keepdims=True)
+            c = coef * np.exp(log_sig - M)                          # grad L = -exp(M) yZ^T c
+            if dual:
+                step_dir = c                                        # in alpha: -grad/exp(M) = +c
+                dnorm = np.sqrt(np.maximum(np.einsum("bi,bi->b", c, np.matmul(G, c[:, :, None])[:, :, 0]), 0.0))
+            else:
+                step_dir = np.matmul(c[:, None, :], yZ)[:, 0, :]
+                dnorm = np.sqrt(np.einsum("bm,bm->b", step_dir, step_dir))
+            g_now = np.exp(M[:, 0]) * dnorm
+            v_now = np.sum(omega * np.logaddexp(0.0, z), axis=1) / n
+        value = np.where(active, v_now, value)
+        gnorm = np.where(active, g_now, gnorm)
+        bad = active & ~(np.isfinite(v_now) & np.isfinite(g_now) & np.all(np.isfinite(step_dir), axis=1))
+        if bad.any():
+            if it == 0:
+                raise ConvergenceError("train_vs: the loss or its gradient at w = 0 is not finite (X too large "
+                                       "to train on: rescale it)", iterations=0)
+            raise ConvergenceError(f"train_vs: gradient descent diverged at iteration {it} (non-finite loss or "
+                                   f"gradient); lower lr (= {lr:g})", iterations=it)
+        stop = active & ((g_now < gtol) | (dnorm == 0))
+        if record is not None and (it in recs or stop.any() or it >= max_iter):
+            record(it, theta_of(coords), margins, value, gnorm, active)
+        converged |= stop
+        active &= ~stop
+        if it >= max_iter or not active.any():
+            break
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            scale = lr / dnorm if method == "normalized" else lr * (g_now / dnorm)
+            coords = np.where(active[:, None], coords + scale[:, None] * step_dir, coords)
+        if not np.all(np.isfinite(coords)):
+            raise ConvergenceError(f"train_vs: gradient descent diverged at iteration {it + 1} (non-finite "
+                                   f"weights); lower lr (= {lr:g})", iterations=it + 1)
+        iters += active
+    return theta_of(coords), iters, converged, value, gnorm
+
+
 def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: float = 0.1,
              max_iter: int = 10_000, gtol: float = 1e-8, intercept: bool = False,
              model: ClusterGMM | None = None, w_ref=None, n_records: int = 200) -> TrainResult:
@@ -175,8 +276,6 @@ def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: 
     omega, iota, Delta = per.omega[k], per.iota[k], per.Delta[k]
     Z = X if not intercept else np.hstack([X, np.ones((n, 1))])
     yZ = y[:, None] * Z
-    coef = omega * Delta / n                      # d loss / d z_i = coef_i * sigma(z_i)
-    theta = np.zeros(Z.shape[1])
     if w_ref is not None:
         w_ref = finite_array(w_ref, "w_ref", ndim=1)
         if w_ref.size != d:
@@ -185,64 +284,60 @@ def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: 
             raise ValueError("w_ref must not be zero (the angle to it is undefined)")
         w_ref = w_ref / np.linalg.norm(w_ref)
     recs = _record_points(max_iter, n_records)
-    hist = {key: [] for key in ("iteration", "loss", "grad_norm", "train_error", "test_error", "angle")}
+    hists, record = _recorder(1, d, intercept, model, w_ref)
 
-    def state(theta):
-        margins = yZ @ theta
-        z = iota - Delta * margins
-        log_sig = log_expit(z)
-        M = log_sig.max()
-        direction = -(coef * np.exp(log_sig - M)) @ yZ    # grad L / exp(M)
-        gnorm = np.exp(M) * np.linalg.norm(direction)
-        value = float(np.sum(omega * np.logaddexp(0.0, z)) / n)
-        return margins, direction, gnorm, value
-
-    it = 0
-    converged = False
-    while True:
-        with np.errstate(over="ignore", invalid="ignore"):
-            margins, direction, gnorm, value = state(theta)
-        if not (np.isfinite(value) and np.isfinite(gnorm) and np.all(np.isfinite(direction))):
-            if it == 0:
-                raise ConvergenceError("train_vs: the loss or its gradient at w = 0 is not finite (X too large "
-                                       "to train on: rescale it)", iterations=0)
-            raise ConvergenceError(f"train_vs: gradient descent diverged at iteration {it} (non-finite loss or "
-                                   f"gradient); lower lr (= {lr:g})", iterations=it)
-        if it in recs or gnorm < gtol or it >= max_iter:
-            w = theta[:d]
-            hist["iteration"].append(it)
-            hist["loss"].append(value)
-            hist["grad_norm"].append(gnorm)
-            hist["train_error"].append(float(np.mean(margins <= 0)))
-            if model is not None and np.any(w):
-                err = classifier_errors(model, w, theta[d] if intercept else 0.0)
-                labels = model.labels
-                hist["test_error"].append(0.5 * (np.average(err[labels > 0], weights=model.priors[labels > 0])
-                                                 + np.average(err[labels < 0], weights=model.priors[labels < 0])))
-            elif model is not None:
-                hist["test_error"].append(0.5)
-            if w_ref is not None:
-                nw = np.linalg.norm(w)
-                cos = float(w @ w_ref / nw) if nw > 0 else 0.0
-                hist["angle"].append(float(np.arccos(np.clip(cos, -1.0, 1.0))))
-        if gnorm < gtol:
-            converged = True
-            break
-        if it >= max_iter:
-            break
-        dnorm = np.linalg.norm(direction)
-        if dnorm == 0:
-            converged = True
-            break
-        with np.errstate(over="ignore", invalid="ignore"):
-            if method == "normalized":
-                theta = theta - lr * direction / dnorm
-            else:
-                theta = theta - lr * direction * (gnorm / dnorm)
-        if not np.all(np.isfinite(theta)):
-            raise ConvergenceError(f"train_vs: gradient descent diverged at iteration {it + 1} (non-finite "
-                                   f"weights); lower lr (= {lr:g})", iterations=it + 1)
-        it += 1
-    history = {key: np.asarray(v) for key, v in hist.items() if v}
+    theta, iters, converged, value, gnorm = _gd(yZ[None], omega[None], iota[None], Delta[None], method, lr,
+                                                max_iter, gtol, recs, record)
+    theta, it, converged, value, gnorm = theta[0], int(iters[0]), bool(converged[0]), float(value[0]), gnorm[0]
+    history = {key: np.asarray(v) for key, v in hists[0].items() if v}
     return TrainResult(w=theta[:d].copy(), b=float(theta[d]) if intercept else 0.0, iterations=it,
                        loss=value, grad_norm=float(gnorm), converged=converged, history=history)
+
+
+def train_vs_batch(X, y, losses, method: str = "normalized", lr: float = 0.1, max_iter: int = 10_000,
+                   gtol: float = 1e-8, model: ClusterGMM | None = None, w_ref=None, n_records: int = 0):
+    r"""Gradient descent (no intercept) on many training sets and losses at
+    once: the same iterations as :func:`train_vs`, stacked on a first axis
+    so that a figure's trials cost a few large array operations per step
+    instead of many small ones.
+
+    Parameters
+    ----------
+    X : array (B, n, d)
+        B training sets of the same size.
+    y : array (B, n) of +1/-1
+    losses : sequence of B VSLoss
+        Per-class losses (entry 0 for y = +1, 1 for y = -1, or one shared entry).
+    method, lr, max_iter, gtol : as for :func:`train_vs`.
+    model, w_ref, n_records : as for :func:`train_vs`; ``n_records = 0``
+        (default) records no history.
+
+    Returns
+    -------
+    (W, iterations, converged, histories) : arrays (B, d), (B,), (B,) and a
+    list of B history dicts (empty without ``n_records``).
+    """
+    X = finite_array(X, "X", ndim=3)
+    B, n, d = X.shape
+    y = finite_array(y, "y", ndim=2)
+    if y.shape != (B, n) or not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError(f"y must have shape {(B, n)} with labels +1/-1")
+    if len(losses) != B or not all(isinstance(lo, VSLoss) and lo.size <= 2 for lo in losses):
+        raise ValueError(f"losses must be {B} VSLoss objects with one or two (class) entries")
+    method, lr, max_iter, gtol, n_rec = check_gd_options(method, lr, max_iter, gtol, max(n_records, 1))
+    if model is not None and not isinstance(model, ClusterGMM):
+        raise ValueError(f"model must be a ClusterGMM (LabelGMM, GroupGMM) or None, got {type(model).__name__}")
+    if w_ref is not None:
+        w_ref = finite_array(w_ref, "w_ref", ndim=1)
+        if w_ref.size != d or not np.any(w_ref):
+            raise ValueError(f"w_ref must be a non-zero vector of length {d}")
+        w_ref = w_ref / np.linalg.norm(w_ref)
+    hists, record = _recorder(B, d, False, model, w_ref) if n_records else ([{} for _ in range(B)], None)
+    recs = _record_points(max_iter, n_rec) if n_records else frozenset()
+    k = np.where(y > 0, 0, 1)
+    params = np.array([[np.broadcast_to(getattr(lo, a), (2,)) for a in ("omega", "iota", "Delta")]
+                       for lo in losses])                                   # (B, 3, 2)
+    omega, iota, Delta = (np.take_along_axis(params[:, j, :], k, axis=1) for j in range(3))
+    theta, iters, converged, _, _ = _gd(y[:, :, None] * X, omega, iota, Delta, method, lr, max_iter, gtol,
+                                        recs, record)
+    return theta, iters, converged, [{key: np.asarray(v) for key, v in h.items() if v} for h in hists]
