@@ -204,6 +204,8 @@ def kernel(**options):
     return _in_cache_dir(njit(cache=CACHE, nogil=True, **options))
 
 
-def ufunc(signatures):
-    """Decorator for a NumPy ufunc kernel (``vectorize``) with the package's caching."""
-    return _in_cache_dir(vectorize(signatures, cache=CACHE))
+def ufunc():
+    """Decorator for a NumPy ufunc kernel (``vectorize`` without signatures:
+    a dynamic ufunc compiled at its first call for the input type, not at
+    import) with the package's caching."""
+    return _in_cache_dir(vectorize(cache=CACHE))

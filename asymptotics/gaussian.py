@@ -144,27 +144,27 @@ def logf_scalar(t: float):
     return math.log(f), df_scalar(t) / f
 
 
-@ufunc(["float64(float64)"])
+@ufunc()
 def _F(t):
     return f_scalar(t)
 
 
-@ufunc(["float64(float64)"])
+@ufunc()
 def _dF(t):
     return df_scalar(t)
 
 
-@ufunc(["float64(float64)"])
+@ufunc()
 def _Q(t):
     return q_scalar(t)
 
 
-@ufunc(["float64(float64)"])
+@ufunc()
 def _logQ(t):
     return logq_scalar(t)
 
 
-@ufunc(["float64(float64)"])
+@ufunc()
 def _phi(t):
     return phi_scalar(t)
 

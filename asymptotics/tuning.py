@@ -34,7 +34,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from ._validation import boolean, positive_array
 from .gaussian import Q
@@ -137,6 +136,7 @@ def _numerical(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult:
             log_delta = grid[i]
             out["delta"][n] = 0.0 if i == 0 else np.inf
         else:
+            from scipy.optimize import minimize_scalar   # on first use: 0.13 s at import
             res = minimize_scalar(lambda s: float(getattr(cs_svm(model, g, np.exp(s), intercept=False), attr)),
                                   bracket=(grid[i - 1], grid[i], grid[i + 1]), method="brent",
                                   options={"xtol": 1e-10})
