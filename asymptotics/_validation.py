@@ -12,15 +12,15 @@ def _short(value) -> str:
 
 
 def finite_array(value, name: str, ndim: int | None = None) -> np.ndarray:
-    """Float array with only finite entries (and the given ndim).  Strings
-    and booleans are refused rather than converted ("2" and True are not
-    numbers here)."""
+    """Float array with only finite entries (and the given ndim).  Strings,
+    booleans and complex numbers are refused rather than converted ("2",
+    True and 1+0j are not real numbers here)."""
     try:
         raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
     except (TypeError, ValueError):       # ragged nested sequences
         raise ValueError(f"{name} must be numeric, got {_short(value)}") from None
     kind = raw.dtype.kind
-    if kind in "USb" or (kind == "O" and not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+    if kind in "USbc" or (kind == "O" and not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
                                                   for v in raw.ravel())):
         raise ValueError(f"{name} must be numeric, got {_short(value)}")
     try:

@@ -598,6 +598,8 @@ def cmd_simulate(args):
 def check_out_dir(out) -> Path:
     """``--out``: an existing or creatable, writable directory (created
     here, before any computation).  Raises :class:`UsageError`."""
+    if not str(out).strip():
+        raise UsageError("--out: empty path (give a directory, e.g. --out figures)")
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out: {path} exists and is not a directory")
@@ -880,7 +882,8 @@ def _route(argv: list) -> list:
 
 
 def _error(message: str) -> None:
-    print(f"asymptotics: error: {message}", file=sys.stderr)
+    if sys.stderr is not None:
+        print(f"asymptotics: error: {message}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -922,12 +925,24 @@ def main(argv=None) -> int:
         _error("interrupted")
         return 130
     if rows is not None:
+        if sys.stdout is None:          # started with its standard output closed
+            _error("standard output is closed: nothing to write the results to")
+            return 2
         try:
             emit(rows, fmt)
+            sys.stdout.flush()
         except BrokenPipeError:      # e.g. piped into head
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 0
+        except OSError as exc:       # e.g. a full disk (> /dev/full)
+            _error(f"cannot write the results: {exc.strerror or exc}")
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)   # so that the interpreter's final flush stays quiet
+                os.dup2(devnull, sys.stdout.fileno())
+            except OSError:
+                pass
+            return 2
     return 0
 
 

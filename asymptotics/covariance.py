@@ -98,9 +98,27 @@ class Spectrum:
         me = np.atleast_1d(finite_array(self.mean_eigenvalues, "mean_eigenvalues"))
         if me.ndim != 1 or me.size == 0 or np.any(me <= 0):
             raise ValueError("mean_eigenvalues must be a non-empty vector of positive numbers")
+        _check_spectrum_range(np.concatenate([eig, me]), "eigenvalues and mean_eigenvalues")
+        for arr in (eig, w, me):
+            arr.setflags(write=False)
         object.__setattr__(self, "eigenvalues", eig)
         object.__setattr__(self, "weights", w / w.sum())
         object.__setattr__(self, "mean_eigenvalues", me)
+
+
+# Supported covariance spectra: eigenvalues within this range and this condition number (beyond,
+# the traces and the reduced factor over- or underflow).
+EIG_RANGE = (1e-100, 1e100)
+MAX_CONDITION = 1e12
+
+
+def _check_spectrum_range(vals: np.ndarray, name: str) -> None:
+    lo, hi = float(vals.min()), float(vals.max())
+    if lo < EIG_RANGE[0] or hi > EIG_RANGE[1]:
+        raise ValueError(f"covariance: {name} must lie in [{EIG_RANGE[0]:g}, {EIG_RANGE[1]:g}], got {lo:.3g} ... "
+                         f"{hi:.3g} (rescale the features)")
+    if hi > MAX_CONDITION * lo:
+        raise ValueError(f"covariance: condition number {hi / lo:.3g} above the supported {MAX_CONDITION:g}")
 
 
 @dataclass(frozen=True)
@@ -134,8 +152,9 @@ def prepare(covariance, means: np.ndarray) -> CovarianceData:
         raise ValueError("covariance must be symmetric")
     S = 0.5 * (S + S.T)
     vals, vecs = np.linalg.eigh(S)
-    if vals.min() <= 1e-12 * vals.max():
+    if not vals.min() > 0:
         raise ValueError("covariance must be positive definite")
+    _check_spectrum_range(vals, "its eigenvalues")
     if means.shape[1] > d:
         raise ValueError(f"the means have {means.shape[1]} coordinates, more than the covariance's {d}")
     full = np.zeros((means.shape[0], d))

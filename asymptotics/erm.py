@@ -44,7 +44,7 @@ from ._validation import boolean, finite_array, positive_array
 from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
-from .results import MaxMarginResult, _messages, error_fields, frozen, frozen_metrics
+from .results import MaxMarginResult, _messages, error_fields, freeze_fields, frozen, frozen_metrics
 from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
@@ -53,6 +53,10 @@ __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
 GAMMA_RANGE = (1e-8, 1e6)
 NO_MINIMISER = 4      # status of a lam = 0 point without a minimiser (NaN, with on_nonseparable="nan")
 LAM_RANGE = (1e-14, 1e10)
+# ... and of the loss parameters (beyond, A = V omega Delta^2 and the moments leave double precision)
+OMEGA_RANGE = (1e-6, 1e6)
+DELTA_RANGE = (1e-4, 1e4)
+IOTA_MAX = 100.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,9 @@ class ERMResult:
     metrics: dict = field(repr=False, default_factory=dict)
     log_errors: np.ndarray = field(repr=False, default=None)
     status: np.ndarray = field(repr=False, default=None)
+
+    def __post_init__(self):
+        freeze_fields(self)      # metrics -> read-only mapping, any writable array -> read-only copy
 
     @property
     def messages(self):
@@ -237,6 +244,11 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {on_nonseparable!r}")
     _check_intercept_labels(model, intercept)
     losses = resolve_loss(loss, model, delta)
+    for name, values, (lo, hi) in (("omega", losses.omega, OMEGA_RANGE), ("Delta", losses.Delta, DELTA_RANGE),
+                                   ("iota", np.abs(losses.iota), (0.0, IOTA_MAX))):
+        if np.any(values < lo) or np.any(values > hi):
+            raise ValueError(f"loss: {name} must lie in [{lo:g}, {hi:g}] for erm (the range solved to full accuracy), "
+                             f"got {values.tolist()}")
     gamma = positive_array(gamma, "gamma")
     lam = finite_array(lam, "lam")
     if lam.size == 0:
@@ -355,6 +367,9 @@ class ERMPath:
     limit: MaxMarginResult | None
     gap: np.ndarray
     angle: np.ndarray
+
+    def __post_init__(self):
+        freeze_fields(self)
 
 
 def erm_path(model: ClusterGMM, gamma: float, loss, lam=None, intercept: bool = True, delta=None) -> ERMPath:

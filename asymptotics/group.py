@@ -117,7 +117,10 @@ def group_margins(model: GroupGMM, delta) -> np.ndarray:
             if not (isinstance(key, tuple) and len(key) == 2 and key[0] in (1, -1)
                     and isinstance(key[1], (int, np.integer)) and 1 <= key[1] <= G):
                 raise ValueError(f"delta keys must be (y, g) with y in (+1, -1) and g in 1..{G}, got {key!r}")
-            out[0 if key[0] == 1 else 1, key[1] - 1] = float(positive_array(value, f"delta[{key}]"))
+            value = positive_array(value, f"delta[{key}]")
+            if value.ndim != 0:
+                raise ValueError(f"delta[{key}] must be a scalar margin, got shape {value.shape}")
+            out[0 if key[0] == 1 else 1, key[1] - 1] = float(value)
         return out
     delta = positive_array(delta, "delta")
     out = np.ones(delta.shape + (2, G))

@@ -22,6 +22,9 @@ from .covariance import prepare
 __all__ = ["ClusterGMM", "LabelGMM", "GroupGMM"]
 
 _PRIOR_SUM_TOL = 1e-9
+# Largest squared mean norm the engines are tested on (antipodal norm 1e4: gamma_star = exp(-5e7), still
+# solved in the log domain; beyond it the solvers leave double precision).
+MAX_GRAM = 1e8
 
 
 def _gram_factor(gram: np.ndarray) -> np.ndarray:
@@ -88,7 +91,8 @@ class ClusterGMM:
             raise ValueError("give exactly one of means and gram")
         if means is not None:
             means = self._check_means(means, K)
-            gram = means @ means.T
+            with np.errstate(over="ignore", invalid="ignore"):    # absurd norms are refused just below
+                gram = means @ means.T
         else:
             gram = finite_array(gram, "gram", ndim=2)
             if gram.shape != (K, K):
@@ -99,6 +103,11 @@ class ClusterGMM:
             gram = 0.5 * (gram + gram.T)
             if np.linalg.eigvalsh(gram).min() < -1e-10 * scale:
                 raise ValueError("gram must be positive semidefinite (a Gram matrix of mean vectors)")
+        top = float(np.abs(gram).max()) if gram.size else 0.0
+        if top > MAX_GRAM:
+            raise ValueError(f"{'means' if means is not None else 'gram'}: mean norms above {MAX_GRAM ** 0.5:g} are "
+                             f"outside the supported range (every error would be below exp(-{MAX_GRAM / 8:.3g})); "
+                             f"got |mu|^2 up to {top:.3g}")
         self._priors = priors / priors.sum()
         self._labels = labels
         self._means = means
@@ -233,12 +242,15 @@ class LabelGMM(ClusterGMM):
         if mp.size != mm.size:
             raise ValueError(f"mean_plus and mean_minus must have the same length, got {mp.size} and {mm.size}")
         super().__init__([prior, 1.0 - prior], [1.0, -1.0], [mp, mm], covariance=covariance)
-        self.prior = prior
+        self._prior = prior
 
     @classmethod
     def antipodal(cls, prior: float, norm: float) -> "LabelGMM":
         """Means ``mu_+ = -mu_- = norm * e_1``."""
-        norm = float(finite_array(norm, "norm"))
+        norm = finite_array(norm, "norm")
+        if norm.ndim != 0:
+            raise ValueError(f"norm must be a scalar, got shape {norm.shape}")
+        norm = float(norm)
         if norm < 0:
             raise ValueError(f"norm must be >= 0, got {norm!r}")
         return cls(prior, [norm], [-norm])
@@ -254,6 +266,11 @@ class LabelGMM(ClusterGMM):
         if A.shape[1] == 0:
             A = np.zeros((2, 1))
         return cls(prior, A[0], A[1])
+
+    @property
+    def prior(self) -> float:
+        """P(y = +1), the minority class's prior."""
+        return self._prior
 
     @property
     def mean_plus(self) -> np.ndarray:
@@ -329,11 +346,26 @@ class GroupGMM(ClusterGMM):
         signs = np.array([1.0, -1.0])
         super().__init__(np.outer(class_priors, group_priors).reshape(-1), np.repeat(signs, G),
                          (signs[:, None, None] * means[None, :, :]).reshape(2 * G, -1), covariance=covariance)
-        self.class_prior = class_prior
-        self.group_priors = group_priors
-        self.group_means = means
-        self.group_means.setflags(write=False)
-        self.group_priors.setflags(write=False)
+        self._class_prior = class_prior
+        self._group_priors = group_priors
+        self._group_means = means
+        means.setflags(write=False)
+        group_priors.setflags(write=False)
+
+    @property
+    def class_prior(self) -> float:
+        """P(y = +1)."""
+        return self._class_prior
+
+    @property
+    def group_priors(self) -> np.ndarray:
+        """P(g = j), j = 1..G (read-only)."""
+        return self._group_priors
+
+    @property
+    def group_means(self) -> np.ndarray:
+        """The group means mu_g, G x L (read-only)."""
+        return self._group_means
 
     @property
     def n_groups(self) -> int:

@@ -15,7 +15,9 @@ Contracts (tested for every model and engine):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -142,6 +144,21 @@ def assemble(cls, **fields):
     obj = object.__new__(cls)
     obj.__dict__.update(fields)
     return obj
+
+
+def freeze_fields(obj) -> None:
+    """Make a frozen dataclass's contents read-only too: writable arrays
+    become read-only copies, dicts read-only mappings (for __post_init__)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            value = value.copy()
+            value.setflags(write=False)
+        elif isinstance(value, dict):
+            value = MappingProxyType(frozen_metrics(value))
+        else:
+            continue
+        object.__setattr__(obj, f.name, value)
 
 
 def frozen_metrics(metrics: dict) -> dict:

@@ -226,9 +226,10 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     if model._cov is None:
         g = positive_scalar(gamma)
         if g is not None:
-            marg = np.array(margins, dtype=np.float64) if isinstance(margins, (list, tuple, np.ndarray)) else None
-            if marg is not None and marg.shape == (model.n_clusters,) and np.all(marg > 0) \
-                    and np.all(np.isfinite(marg)):
+            marg = np.asarray(margins) if isinstance(margins, (list, tuple, np.ndarray)) else None
+            if marg is not None and marg.dtype.kind in "fi" and marg.shape == (model.n_clusters,) \
+                    and np.all(marg > 0) and np.all(np.isfinite(marg)):
+                marg = marg.astype(np.float64)      # a copy: the engine's own (made read-only with the result)
                 sol = point_result(model, g, marg, intercept)
                 if sol is not None:
                     return sol

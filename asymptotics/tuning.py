@@ -39,6 +39,7 @@ from ._validation import boolean, positive_array
 from .gaussian import Q
 from .label import cs_svm
 from .models import LabelGMM
+from .results import freeze_fields
 
 __all__ = ["DeltaResult", "DeltaWarning", "EqualOpportunityResult", "delta_star", "delta_min_error",
            "delta_equal_opportunity"]
@@ -82,6 +83,9 @@ class DeltaResult:
     R: np.ndarray
     t: np.ndarray
     method: str
+
+    def __post_init__(self):
+        freeze_fields(self)
 
 
 def _check(model, gamma, intercept):
@@ -258,6 +262,11 @@ def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpport
     sweep = gs_svm(model, g, np.exp(grid), intercept=intercept)
     deo = sweep.DEO
     changes = np.flatnonzero(np.sign(deo[:-1]) * np.sign(deo[1:]) <= 0)
+    if np.all(np.abs(deo) <= 1e-12 * np.maximum(sweep.R_plus, 1e-300)):
+        # DEO vanishes for every delta (e.g. equal group means): the SVM already equalises opportunity
+        at = gs_svm(model, g, 1.0, intercept=intercept)
+        return EqualOpportunityResult(delta=1.0, attainable=True, gamma=g, DEO=float(at.DEO), R=float(at.R),
+                                      R_bal=float(at.R_bal), worst=float(at.worst), n_roots=int(changes.size))
     if changes.size:
         i = changes[np.argmin(np.abs(grid[changes]))]
         if deo[i] == 0.0:

@@ -418,3 +418,14 @@ def test_paper_json_and_csv(capsys):
     d0 = [float(r["delta_0"]) for r in parsed]
     assert np.all(np.diff(d0) > 0) and math.isclose(d0[0], asy.delta_equal_opportunity(
         plotting.fig3b_model(), 0.5).delta, rel_tol=1e-12)
+
+
+def test_output_that_cannot_be_written_is_one_line():
+    full = subprocess.run(f"{sys.executable} -m asymptotics predict {' '.join(LABEL_ARGS)} --gamma 2 > /dev/full",
+                          shell=True, capture_output=True, text=True, timeout=300)
+    assert full.returncode == 2 and full.stderr.count("\n") == 1 and "cannot write" in full.stderr
+    closed = subprocess.run(f"{sys.executable} -m asymptotics threshold {' '.join(LABEL_ARGS)} >&-",
+                            shell=True, capture_output=True, text=True, timeout=300)
+    assert closed.returncode == 2 and closed.stderr.count("\n") == 1 and "closed" in closed.stderr
+    empty = _subprocess("figures", "--quick", "--out", "")
+    assert empty.returncode == 2 and "--out" in empty.stderr and empty.stderr.count("\n") == 1

@@ -224,3 +224,48 @@ def test_sweeps_do_not_depend_on_the_thread_count():
         _parallel.set_threads(None)
     assert np.array_equal(one.q, two.q) and np.array_equal(one.errors, two.errors)
     assert np.array_equal(e1.q, e2.q) and np.array_equal(e1.errors, e2.errors)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: asy.LabelGMM.antipodal(0.1, [1, 2]), "norm must be a scalar"),
+    (lambda: asy.gs_svm(GROUP, 2.0, delta={(1, 1): [1, 2]}), r"delta\[\(1, 1\)\] must be a scalar"),
+    (lambda: asy.max_margin(CLUSTER, 2.0, [1 + 0j, 1, 1]), "margins must be numeric"),
+    (lambda: asy.max_margin(CLUSTER, 2.0, [True, True, True]), "margins must be numeric"),
+    (lambda: asy.LabelGMM(0.1, [1e200], [-1e200]), "outside the supported range"),
+    (lambda: asy.LabelGMM.antipodal(0.1, 1e15), "outside the supported range"),
+    (lambda: asy.LabelGMM.from_gram(0.1, [[1e300, 0], [0, 1e300]]), "outside the supported range"),
+    (lambda: asy.LabelGMM(0.1, [4, 0], [0, 2], covariance=np.eye(2) * 1e-320), "covariance"),
+    (lambda: asy.LabelGMM(0.1, [4, 0], [0, 2], covariance=np.eye(2, dtype=complex)), "covariance must be numeric"),
+    (lambda: asy.LabelGMM(0.1, [4, 0], [0, 2], covariance=np.diag([1e-8, 1e8])), "condition number"),
+    (lambda: Spectrum([1e-300], [1e-300, 1e-300]), "eigenvalues"),
+    (lambda: asy.erm(LABEL, 2.0, asy.VSLoss(omega=1e100), 1e-2), "omega"),
+    (lambda: asy.erm(LABEL, 2.0, asy.VSLoss(iota=-1e3), 1e-2), "iota"),
+    (lambda: asy.erm(LABEL, 2.0, asy.HingeLoss(Delta=1e-9), 1e-2), "Delta"),
+])
+def test_out_of_range_and_ill_typed_input_is_refused(call, match):
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+def test_models_and_results_cannot_be_changed_behind_the_solver():
+    with pytest.raises(AttributeError):
+        LABEL.prior = 0.9
+    with pytest.raises(AttributeError):
+        GROUP.class_prior = 0.9
+    with pytest.raises(ValueError):
+        GROUP.group_priors[0] = 0.5
+    r = asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)
+    with pytest.raises(TypeError):
+        r.metrics["R_bal"] = 123
+    d = asy.delta_star(LABEL, np.array([2.0, 3.0]))
+    with pytest.raises(ValueError):
+        d.delta[0] = -5
+    p = asy.erm_path(LABEL, 2.0, "CE", lam=[1.0, 0.1])
+    with pytest.raises(ValueError):
+        p.gap[0] = 0.0
+
+
+def test_equal_group_means_equalise_opportunity_at_every_delta():
+    e = asy.delta_equal_opportunity(asy.GroupGMM(0.5, 0.05, [3.0, 0.0], [3.0, 0.0]), 2.0)
+    assert e.attainable and e.delta == 1.0 and abs(e.DEO) < 1e-12
