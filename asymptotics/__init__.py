@@ -56,6 +56,7 @@ from .label import CSSVMResult, cs_svm
 from .models import ClusterGMM, GroupGMM, LabelGMM
 from .solver import MaxMarginResult, max_margin, separability_threshold
 from .erm import ERMPath, ERMResult, erm, erm_path
+from .optimize import MarginOptimum, ParetoFront, optimize_margins, pareto_front
 from .sensitivity import Sensitivity, sensitivity
 from .tuning import (DeltaResult, DeltaWarning, EqualOpportunityResult, delta_equal_opportunity,
                      delta_min_error, delta_star)
@@ -70,7 +71,7 @@ __all__ = [
     "delta_star", "delta_min_error", "DeltaResult", "DeltaWarning",
     "delta_equal_opportunity", "EqualOpportunityResult",
     "erm", "ERMResult", "erm_path", "ERMPath",
-    "sensitivity", "Sensitivity",
+    "sensitivity", "Sensitivity", "optimize_margins", "MarginOptimum", "pareto_front", "ParetoFront",
     "VSLoss", "HingeLoss", "SquareLoss", "vs_preset",
     "NotSeparableError", "ConvergenceError", "NoMinimizerError",
 ]

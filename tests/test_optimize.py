@@ -1,0 +1,105 @@
+"""optimize_margins and pareto_front: the paper's one-number tunings as
+special cases, the many-margin optimum against a dense grid, Monte-Carlo at
+an optimum, bad input."""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+import asymptotics as asy
+
+GROUP = asy.GroupGMM(0.5, 0.05, [3.0, 0.0], [0.0, 3.0])          # the Fig. 3(b) setting
+GROUP_IMB = asy.GroupGMM(0.3, 0.1, [2.0, 0.0], [1.0, 1.5])
+
+
+@pytest.mark.parametrize("model,gamma", [(asy.LabelGMM.antipodal(0.1, 2.0), 2.0),
+                                         (asy.LabelGMM(0.2, [2.0, 0.0], [-1.0, 1.0]), 0.8)])
+def test_delta_star_and_min_error_delta_are_special_cases(model, gamma):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", asy.DeltaWarning)
+        ds, dm = asy.delta_star(model, gamma), asy.delta_min_error(model, gamma)
+    for objective, ref in (("R_bal", ds), ("R", dm)):
+        opt = asy.optimize_margins(model, gamma, objective, margins="minority")
+        if ref.attainable:
+            assert opt.attainable and opt.free[0] == pytest.approx(float(ref.delta), rel=1e-8)
+            assert opt.kkt < 1e-8
+        assert opt.value == pytest.approx(float(getattr(ref, objective)), rel=1e-9, abs=1e-14)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.0, 5.0])
+def test_delta_zero_is_the_special_case_deo_zero(gamma):
+    opt = asy.optimize_margins(GROUP, gamma, "abs_DEO", margins="minority")
+    ref = asy.delta_equal_opportunity(GROUP, gamma)
+    assert opt.free[0] == pytest.approx(ref.delta, rel=1e-8) and opt.value < 1e-12
+
+
+def _grid_best(model, gamma, metric, constraint=None, n=9):
+    """Best metric over a dense grid of the 3 free log-margins (reference cluster at 1)."""
+    grid = np.linspace(-1.0, 3.5, n)
+    ref = int(np.flatnonzero(model.priors == model.priors.max())[-1])
+    best = np.inf
+    for xs in itertools.product(grid, repeat=model.n_clusters - 1):
+        marg = np.ones(model.n_clusters)
+        marg[[k for k in range(model.n_clusters) if k != ref]] = np.exp(xs)
+        r = asy.gs_svm(model, 2.0, {(1 if k < 2 else -1, k % 2 + 1): marg[k] for k in range(4)})
+        val = getattr(r, metric) if metric != "worst" else r.worst
+        if constraint is not None and abs(float(r.DEO)) > constraint:
+            continue
+        best = min(best, float(val))
+    return best
+
+
+@pytest.mark.parametrize("objective,constraint", [("worst", None), ("R", 0.01), ("R_subgroup_bal", None)])
+def test_four_margins_beat_a_dense_grid(objective, constraint):
+    opt = asy.optimize_margins(GROUP_IMB, 2.0, objective, {"abs_DEO": constraint} if constraint else None)
+    assert opt.value <= _grid_best(GROUP_IMB, 2.0, objective, constraint) + 1e-9
+    one = asy.optimize_margins(GROUP_IMB, 2.0, objective, {"abs_DEO": constraint} if constraint else None,
+                               margins="minority")
+    assert opt.value <= one.value + 1e-12          # the richer family is never worse
+    if constraint:
+        assert abs(float(opt.metrics["DEO"])) <= constraint * (1 + 1e-9)
+    assert opt.kkt < 1e-6
+
+
+def test_pareto_front_is_monotone_and_ends_at_equal_opportunity():
+    front = asy.pareto_front(GROUP, 2.0, ("R", "abs_DEO"), n_points=6)
+    R, deo = front.values[:, 0], front.values[:, 1]
+    assert np.all(np.diff(deo) < 0) and np.all(np.diff(R) > -1e-12)
+    assert deo[-1] < 1e-9
+    d0 = asy.delta_equal_opportunity(GROUP, 2.0)
+    assert R[-1] <= d0.R + 1e-10            # at DEO = 0 at least as good as the GS-SVM's delta_0
+    svm = asy.gs_svm(GROUP, 2.0, 1.0)
+    assert R[0] <= float(svm.R) + 1e-12
+
+
+def test_monte_carlo_at_an_optimum():
+    """Exact max-margin solutions at the optimal four margins agree with the
+    theory there (the optimum is a point like any other)."""
+    from asymptotics.simulate import monte_carlo
+    opt = asy.optimize_margins(GROUP_IMB, 2.0, "worst")
+    flat = asy.ClusterGMM(GROUP_IMB.priors, GROUP_IMB.labels, GROUP_IMB.means)
+    r = monte_carlo(flat, 2.0, opt.margins, n=600, trials=12, seed=3, n_jobs=2)
+    assert np.all(r.consistent("errors"))
+    np.testing.assert_allclose(r.theory["errors"], opt.result.errors, rtol=1e-2)   # theory at the realised d/n
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(objective="accuracy"), "objective"), (dict(constraints={"foo": 0.1}), "constraints"),
+    (dict(constraints={"R": np.nan}), "constraints"), (dict(constraints=[("R", 0.1)]), "constraints"),
+    (dict(margins="some"), "margins"), (dict(margins=[[0, 9]]), "margins"), (dict(margins=[[0], [0]]), "margins"),
+    (dict(gamma=[1.0, 2.0]), "gamma"), (dict(gamma=np.nan), "gamma"), (dict(x0=[0.0]), "x0"),
+])
+def test_bad_input(kwargs, match):
+    args = dict(model=GROUP_IMB, gamma=2.0, objective="R")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match) as info:
+        asy.optimize_margins(**args)
+    assert "\n" not in str(info.value)
+
+
+def test_infeasible_constraint_says_what_was_reached():
+    with pytest.raises(ValueError, match="infeasible.*best reached: R = "):
+        asy.optimize_margins(GROUP_IMB, 2.0, "R_bal", {"R": 1e-4})
+    with pytest.raises(asy.NotSeparableError):
+        asy.optimize_margins(GROUP_IMB, 1e-3, "R")
