@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ConvergenceError, NoMinimizerError, NotSeparableError
+from .errors import ConvergenceError, InfeasibleError, NoMinimizerError, NotSeparableError
 from .tables import text_table
 
 # ------------------------------------------------------------------ limits
@@ -529,6 +529,50 @@ def cmd_delta_eo(args):
                                            "worst": nan})
 
 
+def _parse_constraints(items) -> dict:
+    out = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        if not sep or name not in ("R", "R_bal", "R_subgroup_bal", "R_plus", "R_minus", "worst", "abs_DEO"):
+            raise UsageError(f"--constraint: expected METRIC=BOUND with METRIC one of R, R_bal, R_subgroup_bal, "
+                             f"R_plus, R_minus, worst, abs_DEO, got {item!r}")
+        try:
+            bound = float(value)
+        except ValueError:
+            raise UsageError(f"--constraint: cannot read the bound in {item!r}") from None
+        if not (bound > 0 and math.isfinite(bound)):
+            raise UsageError(f"--constraint: the bound must be a positive number, got {item!r}")
+        out[name] = bound
+    return out
+
+
+def cmd_optimize(args):
+    from .optimize import OBJECTIVES, optimize_margins
+    if args.objective not in OBJECTIVES:
+        raise UsageError(f"--objective: one of {', '.join(OBJECTIVES)}, got {args.objective!r}")
+    if args.margins not in ("per-cluster", "minority"):
+        raise UsageError(f"--margins: per-cluster or minority, got {args.margins!r}")
+    constraints = _parse_constraints(args.constraint)
+    model = build_model(args)
+    intercept = not args.no_intercept
+
+    def solve(g):
+        o = optimize_margins(model, g, args.objective, constraints, margins=args.margins, intercept=intercept)
+        row = {"objective": args.objective, "value": o.value, "attainable": bool(o.attainable), "kkt": o.kkt}
+        if args.model == "label":
+            row.update({"margin_plus": o.margins[0], "margin_minus": o.margins[1]})
+        else:
+            G = model.n_groups
+            for k, m in enumerate(o.margins):
+                row[f"margin_{'+' if k < G else '-'}{k % G + 1}"] = m
+        for name in ("R_plus", "R_minus", "R_bal", "R", "DEO", "worst"):
+            if name in o.metrics:
+                row[name] = float(o.metrics[name])
+        return row
+    return _per_gamma(args, model, solve, {"objective": args.objective, "value": float("nan")})
+
+
 def cmd_simulate(args):
     from .simulate import monte_carlo
     model = build_model(args)
@@ -722,7 +766,7 @@ def _figure_options(p):
     _format_options(p)
 
 
-COMMANDS = ("predict", "threshold", "delta-star", "delta-eo", "simulate", "figures", "paper", "help")
+COMMANDS = ("predict", "threshold", "delta-star", "delta-eo", "optimize", "simulate", "figures", "paper", "help")
 
 
 def build_parser():
@@ -807,6 +851,32 @@ def build_parser():
     _intercept_option(p)
     _format_options(p)
     p.set_defaults(func=cmd_delta_eo)
+
+    p = command("optimize", "optimal margins for a metric, under constraints (exact gradients)",
+                "For each gamma: the margins minimising --objective (R, R_bal, R_subgroup_bal, worst, "
+                "abs_DEO) subject to every --constraint METRIC=BOUND (an upper bound; abs_DEO = |DEO|, worst = "
+                "every subgroup error), over the minority margin alone (--margins minority: the CS-SVM's or "
+                "GS-SVM's delta) or every cluster's margin (--margins per-cluster, the default; the cluster "
+                "with the largest prior keeps margin 1). SLSQP over log-margins with gradients from the "
+                "implicit function theorem; kkt is the optimality residual, attainable = False when a "
+                "margin runs to e^12 or e^-12 (the optimum is a limit).",
+                examples=("optimize --model group --class-prior 0.5 --group-prior 0.05 --mean-1 3,0 --mean-2 0,3 "
+                          "--gamma 2 --objective worst --constraint abs_DEO=0.01",
+                          "optimize --prior 0.1 --norms 2,2 --angle 180 --gamma 2 --objective R_bal --margins "
+                          "minority"),
+                epilog=(VALUES_HELP, MODEL_HELP, EXIT_HELP))
+    _model_options(p)
+    p.add_argument("--gamma", required=True, metavar="VALUES", help="gamma = d/n, > 0 (required)")
+    p.add_argument("--objective", default="R", metavar="NAME",
+                   help="R, R_bal, R_subgroup_bal, worst or abs_DEO (group models) (default: R)")
+    p.add_argument("--constraint", action="append", metavar="METRIC=BOUND",
+                   help="an upper bound on R, R_bal, R_subgroup_bal, R_plus, R_minus, worst or abs_DEO; repeat "
+                        "for several (default: none)")
+    p.add_argument("--margins", default="per-cluster", metavar="FAMILY",
+                   help="per-cluster (every subgroup's margin) or minority (one margin) (default: per-cluster)")
+    _intercept_option(p)
+    _format_options(p)
+    p.set_defaults(func=cmd_optimize)
 
     p = command("simulate", "Monte-Carlo simulation against the theory",
                 "Draw training sets of n samples in d = round(gamma n) dimensions, train the classifier "
@@ -905,7 +975,7 @@ def main(argv=None) -> int:
     except UsageError as exc:
         _error(str(exc))
         return 2
-    except (DomainError, NotSeparableError, NoMinimizerError, ConvergenceError) as exc:
+    except (DomainError, NotSeparableError, NoMinimizerError, ConvergenceError, InfeasibleError) as exc:
         _error(str(exc).replace("\n", " "))
         return 1
     except ValueError as exc:

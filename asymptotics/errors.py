@@ -1,7 +1,7 @@
 """Exceptions raised by the package."""
 from __future__ import annotations
 
-__all__ = ["NotSeparableError", "ConvergenceError", "NoMinimizerError"]
+__all__ = ["NotSeparableError", "ConvergenceError", "NoMinimizerError", "InfeasibleError"]
 
 
 class NotSeparableError(ValueError):
@@ -62,3 +62,17 @@ class NoMinimizerError(ValueError):
         self.gamma = float(gamma)
         self.threshold = float(threshold)
         super().__init__(reason)
+
+
+class InfeasibleError(ValueError):
+    """No margins satisfy the constraints of :func:`~asymptotics.optimize_margins`.
+
+    Attributes
+    ----------
+    reached : dict
+        The constrained metrics at the best point found.
+    """
+
+    def __init__(self, message: str, reached: dict):
+        self.reached = dict(reached)
+        super().__init__(message)

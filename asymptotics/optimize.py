@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import boolean, finite_array, positive_array
+from .errors import InfeasibleError
 from .models import ClusterGMM, GroupGMM, LabelGMM
 from .results import freeze_fields
 from .sensitivity import sensitivity
@@ -200,8 +201,10 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
     Raises
     ------
     ValueError
-        Bad input (naming it), or an infeasible constraint (with the best
-        value of the constrained metric reached).
+        Bad input (naming it).
+    InfeasibleError
+        (a ValueError) No margins satisfy the constraints; ``reached`` holds
+        the constrained metrics at the best point found.
     NotSeparableError
         gamma at or below the separability threshold.
 
@@ -252,7 +255,7 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
         # richer family contains, so the answer is never worse than it
         try:
             one = optimize_margins(model, gamma, objective, constraints, "minority", intercept)
-        except ValueError:
+        except InfeasibleError:
             one = None
         if one is not None:
             x = np.zeros(n)
@@ -265,7 +268,7 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
     for x_start in starts:
         try:
             cand = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
-        except ValueError:
+        except InfeasibleError:
             if x_start is starts[-1] and best is None:
                 raise
             continue
@@ -369,8 +372,9 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
     if violation > 1e-6:
         reached = {name: (float(problem.subgroup_errors(x)[0].max()) if name == "worst"
                           else _scalar_metric(problem, name, x)[0]) for name in constraints}
-        raise ValueError(f"constraints: infeasible at gamma = {gamma:g}; the best reached: "
-                         + ", ".join(f"{k} = {reached[k]:.4g} (bound {float(constraints[k]):.4g})" for k in reached))
+        raise InfeasibleError(f"constraints: infeasible at gamma = {gamma:g}; the best reached: "
+                              + ", ".join(f"{k} = {reached[k]:.4g} (bound {float(constraints[k]):.4g})"
+                                          for k in reached), reached)
     res, metrics, vals, _ = problem.evaluate(x)
     marg = problem.margins(x)
     if epigraph:

@@ -20,11 +20,11 @@ import numpy as np
 from .erm import erm, erm_path
 from .group import gs_svm
 from .label import cs_svm
-from .models import GroupGMM, LabelGMM
+from .models import ClusterGMM, GroupGMM, LabelGMM
 from .solver import separability_threshold
 from .tuning import DeltaWarning, delta_equal_opportunity, delta_min_error, delta_star
 
-__all__ = ["figure_2a", "figure_2bc", "figure_3a", "figure_3b", "figure_regularisation_path",
+__all__ = ["figure_2a", "figure_2bc", "figure_3a", "figure_3b", "figure_regularisation_path", "figure_pareto",
            "figure_erm_gamma", "make_all", "ERM_MODEL",
            "FIG3A_MODEL", "FIG2_DELTA_CAP", "fig3b_model", "fig2_means"]
 
@@ -512,11 +512,56 @@ def figure_erm_gamma(out="figures", quick=False, n_jobs=2, progress=False, seed=
     return {"gammas": gammas, "curves": curves, "gamma_star": gs, "mc": mc, "sim_gammas": sim_g, "files": files}
 
 
+# ------------------------------------------------------------------ Pareto front
+def figure_pareto(out="figures", quick=False, n_jobs=2, progress=False, seed=0) -> dict:
+    """Standard error R against |DEO| at the Fig. 3(b) setting (gamma = 2):
+    the SVM, the GS-SVM with one margin delta (a curve over delta), and the
+    Pareto front of the four subgroup margins (optimize_margins, exact
+    gradients); Monte-Carlo markers (exact max-margin solutions at the
+    optimal margins) at three points of the front."""
+    from .optimize import pareto_front
+    from .simulate import monte_carlo
+    plt = _plt()
+    model, gamma = fig3b_model(), 2.0
+    svm = gs_svm(model, gamma, 1.0)
+    deltas = np.geomspace(1.0, 200.0, 300)
+    one = gs_svm(model, gamma, deltas)
+    front = pareto_front(model, gamma, ("R", "abs_DEO"), n_points=8 if quick else 16)
+    picks = [0, len(front.points) // 2, len(front.points) - 1]
+    flat = ClusterGMM(model.priors, model.labels, model.means)
+    n, trials = (200, 4) if quick else (400, 16)
+    mc = []
+    for i in picks:
+        r = monte_carlo(flat, gamma, front.margins[i], n=n, trials=trials, seed=seed, n_jobs=n_jobs, progress=False)
+        errs = r.trials["errors"]                                  # (trials, K) for one point
+        stats = np.array([[model.metrics(e)["R"], model.metrics(e)["DEO"]] for e in errs if np.isfinite(e[0])])
+        mean, se = stats.mean(0), stats.std(0, ddof=1) / np.sqrt(len(stats))
+        mc.append((np.array([mean[0], abs(mean[1])]), se))       # |mean DEO|, not the biased mean |DEO|
+    fig, ax = plt.subplots(figsize=(7.2, 5))
+    ax.plot(np.abs(one.DEO), one.R, "-", color="tab:orange", label="GS-SVM, one margin δ for group 1 (δ = 1 … 200)")
+    ax.plot(front.values[:, 1], front.values[:, 0], "o-", color="tab:red", ms=3,
+            label="four subgroup margins: Pareto front (theory)")
+    ax.plot([abs(float(svm.DEO))], [float(svm.R)], "ks", ms=7, label="SVM (δ = 1)")
+    for (mean, se), i in zip(mc, picks):
+        ax.errorbar(mean[1], mean[0], xerr=se[1], yerr=se[0], fmt="D", color="tab:blue", ms=5, capsize=2,
+                    label=f"exact solutions, n = {n}, {trials} runs (mean ± SE)" if i == picks[0] else None)
+    ax.set_xlabel("|DEO| = |R₊,₁ − R₊,₂| (difference of equal opportunity)")
+    ax.set_ylabel("standard test error R")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    mu1, mu2 = model.group_means
+    ax.set_title(f"Error against fairness, γ = {gamma:g}: class prior 1/2, group prior p = 0.05, "
+                 f"μ₁ = {mu1.tolist()}, μ₂ = {mu2.tolist()}", fontsize=9)
+    files = _save(fig, Path(out), "pareto_front")
+    return {"front": front, "one_margin": one, "svm": svm, "mc": mc, "picks": picks, "files": files}
+
+
 def make_all(out="figures", quick=False, n_jobs=2, progress=True) -> dict:
     """Regenerate every figure into ``out``; returns {name: (data, seconds)}."""
     results = {}
     for name, fn in (("fig2a", figure_2a), ("fig2bc", figure_2bc), ("fig3a", figure_3a), ("fig3b", figure_3b),
-                     ("erm_path", figure_regularisation_path), ("erm_gamma", figure_erm_gamma)):
+                     ("erm_path", figure_regularisation_path), ("erm_gamma", figure_erm_gamma),
+                     ("pareto", figure_pareto)):
         t0 = time.perf_counter()
         data = fn(out=out, quick=quick, n_jobs=n_jobs, progress=progress)
         results[name] = (data, time.perf_counter() - t0)

@@ -429,3 +429,31 @@ def test_output_that_cannot_be_written_is_one_line():
     assert closed.returncode == 2 and closed.stderr.count("\n") == 1 and "closed" in closed.stderr
     empty = _subprocess("figures", "--quick", "--out", "")
     assert empty.returncode == 2 and "--out" in empty.stderr and empty.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------------ optimize
+def test_optimize_matches_the_api(capsys):
+    rows = json.loads(ok(capsys, "optimize", *GROUP_ARGS, "--gamma", "2", "--objective", "worst",
+                         "--constraint", "abs_DEO=0.01", "--json"))
+    o = asy.optimize_margins(GROUP, 2.0, "worst", {"abs_DEO": 0.01})
+    r = rows[0]
+    assert r["value"] == pytest.approx(o.value, rel=1e-12)
+    np.testing.assert_allclose([r[f"margin_{s}{g}"] for s in "+-" for g in (1, 2)], o.margins, rtol=1e-12)
+    assert abs(r["DEO"]) <= 0.01 + 1e-8
+    rows = json.loads(ok(capsys, "optimize", *LABEL_ARGS, "--gamma", "2", "--objective", "R_bal",
+                         "--margins", "minority", "--json"))
+    ratio = rows[0]["margin_plus"] / rows[0]["margin_minus"]
+    assert ratio == pytest.approx(float(asy.delta_star(LABEL, 2.0).delta), rel=1e-7)
+
+
+@pytest.mark.parametrize("argv,needle,status", [
+    (["--objective", "accuracy"], "--objective", 2),
+    (["--constraint", "R_bal"], "--constraint", 2),
+    (["--constraint", "R_bal=-1"], "--constraint", 2),
+    (["--constraint", "foo=0.1"], "--constraint", 2),
+    (["--margins", "every"], "--margins", 2),
+    (["--constraint", "R_plus=1e-6"], "infeasible", 1),
+])
+def test_optimize_mistakes_are_one_line(capsys, argv, needle, status):
+    rc, out, err = run(capsys, "optimize", *LABEL_ARGS, "--gamma", "2", *argv)
+    assert rc == status and out == "" and err.count("\n") == 1 and needle in err, err

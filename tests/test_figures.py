@@ -21,7 +21,7 @@ from asymptotics.cli import main
 from asymptotics.paper import paper_rows
 
 FILES = ["fig2a_balanced_error", "fig2a_four_panels", "fig2bc_training_dynamics", "fig3a_cs_svm_tradeoffs",
-         "fig3b_gs_svm_tradeoffs", "erm_regularisation_path", "erm_across_threshold"]
+         "fig3b_gs_svm_tradeoffs", "erm_regularisation_path", "erm_across_threshold", "pareto_front"]
 
 
 # ------------------------------------------------------------------ layout checks
@@ -133,7 +133,7 @@ def quick(tmp_path_factory):
 # ------------------------------------------------------------------ tests
 def test_quick_main_job_writes_every_file_without_time_stamps(quick):
     out, rows, _, _ = quick
-    assert [r["figure"] for r in rows] == ["fig2a", "fig2bc", "fig3a", "fig3b", "erm_path", "erm_gamma"]
+    assert [r["figure"] for r in rows] == ["fig2a", "fig2bc", "fig3a", "fig3b", "erm_path", "erm_gamma", "pareto"]
     for name in FILES:
         for ext in ("png", "pdf"):
             f = out / f"{name}.{ext}"
@@ -260,3 +260,16 @@ def test_layout_check_catches_overlaps():
     problems = " | ".join(layout_problems(fig))
     plt.close(fig)
     assert "another panel" in problems and "leave its parent" in problems and "covers 'line'" in problems
+
+
+def test_pareto_figure_is_the_api(tmp_path):
+    d = plotting.figure_pareto(out=tmp_path, quick=True, n_jobs=1)
+    model = plotting.fig3b_model()
+    np.testing.assert_allclose(d["front"].values, asy.pareto_front(model, 2.0, n_points=8).values, rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(d["one_margin"].R, asy.gs_svm(model, 2.0, np.geomspace(1.0, 200.0, 300)).R, rtol=1e-13)
+    # every point of the front is at least as good as the one-margin GS-SVM at the same |DEO|
+    one = d["one_margin"]
+    lower = np.abs(one.DEO) <= np.abs(one.DEO[0])
+    for R, deo in d["front"].values:
+        assert R <= np.interp(deo, np.abs(one.DEO[lower])[::-1], np.asarray(one.R)[lower][::-1]) + 1e-9
