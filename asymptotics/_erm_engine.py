@@ -486,6 +486,53 @@ def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, s
 
 
 @kernel(error_model="numpy")
+def loss_parameter_rhs(A, pri, lab, kind, om, io, De, gamma, intercept, z, scales, out, mom):
+    """dF/d(omega_k, iota_k, Delta_k) at fixed z, into ``out[:, j K + k]``
+    (j = 0 omega, 1 iota, 2 Delta), F scaled as by :func:`system` with
+    ``scales``.  The parameters of cluster k enter F only through its
+    moments e1, e2, ed, differenced centrally (relative step 1e-5; the
+    moments are smooth in the parameters, so the error is ~1e-10).  S2, the
+    e2-sum of (S2), is recomputed at z."""
+    K, r = A.shape
+    n = z.size
+    alpha, b, V, q = _state(z, r, intercept)
+    ib = r + 1
+    iv = n - 1
+    S2 = 0.0
+    for k in range(K):
+        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, z, b), q, V, mom[k])
+        S2 += pri[k] * mom[k, E2]
+    for i in range(n):
+        for c in range(3 * K):
+            out[i, c] = 0.0
+    up = np.empty(NMOM)
+    down = np.empty(NMOM)
+    for k in range(K):
+        C = lab[k] * _shifted_projection(A, k, z, b)
+        for j in range(3):
+            if j == 1 and kind[k] != VS:
+                continue                      # hinge and square have no offset
+            p0 = om[k] if j == 0 else (io[k] if j == 1 else De[k])
+            h = 1e-5 * (max(abs(p0), 1.0) if j == 1 else p0)
+            for sgn in range(2):
+                x = p0 + h if sgn == 0 else p0 - h
+                o2 = x if j == 0 else om[k]
+                i2 = x if j == 1 else io[k]
+                d2 = x if j == 2 else De[k]
+                moments(kind[k], o2, i2, d2, C, q, V, up if sgn == 0 else down)
+            de1 = (up[E1] - down[E1]) / (2.0 * h)
+            de2 = (up[E2] - down[E2]) / (2.0 * h)
+            ded = (up[ED] - down[ED]) / (2.0 * h)
+            c = j * K + k
+            for i in range(r):
+                out[i, c] = -V / gamma * A[k, i] * pri[k] * lab[k] * de1 / scales[0]
+            out[r, c] = -pri[k] * de2 / S2
+            if intercept:
+                out[ib, c] = pri[k] * lab[k] * de1 / scales[1]
+            out[iv, c] = -pri[k] * ded / gamma
+
+
+@kernel(error_model="numpy")
 def _lu_solve(J, rhs, out, W):
     """Solve J out = rhs by LU with partial pivoting (J copied into W).
     Returns False if J is singular to working precision."""

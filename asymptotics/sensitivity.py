@@ -56,6 +56,9 @@ class Sensitivity:
     ``delta``     ``()``       CS-SVM / GS-SVM results only: their delta
     ``lam``       ``()``       ERM results (which have ``lam`` and ``gamma``;
                                outputs also ``V`` and ``alpha``)
+    ``omega``,    ``(K,)``     ERM results: each cluster's loss weight, offset
+    ``iota``,                  and margin parameter (``iota`` has zero
+    ``Delta``                  derivatives for hinge and square clusters)
     ============  ===========  ============================================
     """
 
@@ -190,8 +193,10 @@ def sensitivity(result) -> Sensitivity:
     (:func:`~asymptotics.max_margin`, :func:`~asymptotics.cs_svm`,
     :func:`~asymptotics.gs_svm`) with respect to the margins, gamma, the
     priors and the Gram matrix of the means (module docstring; layout in
-    :class:`Sensitivity`).  Isotropic features; points that are not
-    separable get NaN.
+    :class:`Sensitivity`), or of a regularised-ERM result
+    (:func:`~asymptotics.erm`) with respect to lam, gamma and each
+    cluster's loss parameters omega, iota, Delta.  Isotropic features;
+    points that are not separable (ERM: without a smooth minimiser) get NaN.
 
     Examples
     --------
@@ -209,7 +214,7 @@ def sensitivity(result) -> Sensitivity:
     if isinstance(result, ERMResult):
         return _erm_sensitivity(result)
     if not isinstance(result, (MaxMarginResult, CSSVMResult, GSSVMResult)):
-        raise ValueError(f"result must be a max_margin, cs_svm or gs_svm result, got {type(result).__name__}")
+        raise ValueError(f"result must be a max_margin, cs_svm, gs_svm or erm result, got {type(result).__name__}")
     model = result.model
     if model._cov is not None:
         raise NotImplementedError("result: sensitivities of covariance models are not implemented")
@@ -282,10 +287,15 @@ def sensitivity(result) -> Sensitivity:
 
 
 def _erm_sensitivity(result) -> Sensitivity:
-    r"""Derivatives of a regularised-ERM result with respect to lam and gamma:
-    the engine's analytic Jacobian J of (S1)-(S4) at the solution and
-    dz = -J^{-1} dF, with dF/dlam = (0, ..., -V/gamma) and dF/dgamma from
-    the explicit gamma in (S1)-(S3) (docs/erm.md)."""
+    r"""Derivatives of a regularised-ERM result with respect to lam, gamma
+    and each cluster's loss parameters: the engine's analytic Jacobian J of
+    (S1)-(S4) at the solution and dz = -J^{-1} dF, with dF/dlam = (0, ...,
+    -V/gamma) and dF/dgamma from the explicit gamma in (S1)-(S3)
+    (docs/erm.md).  The loss parameters enter F only through the Gaussian
+    moments of the proximal map, so dF/d(omega_k, iota_k, Delta_k) is a
+    central difference of cluster k's moments at the fixed solution z
+    (relative step 1e-5, error ~1e-10: the moments are smooth in the
+    parameters and evaluated to rounding), not of the solver."""
     from . import _erm_engine as eng
 
     model = result.model
@@ -306,18 +316,20 @@ def _erm_sensitivity(result) -> Sensitivity:
     gam = np.asarray(result.gamma, float).reshape(P)
     lam = np.asarray(result.lam, float).reshape(P)
     status = np.asarray(result.status).reshape(P)
-    dz = np.full((P, n, 2), np.nan)                   # columns: lam, gamma
+    T = 2 + 3 * K                                     # columns: lam, gamma, omega_k, iota_k, Delta_k
+    dz = np.full((P, n, T), np.nan)
     F, J, mom, scales = np.empty(n), np.empty((n, n)), np.empty((K, eng.NMOM)), np.empty(4)
     for p in range(P):
         if status[p] != 0:
             continue          # NaN where there is no minimiser, and at the non-smooth w = 0 minimiser
         z = np.concatenate([theta[p], [np.log(alpha[p])], [b[p]] if intercept else [], [np.log(V[p])]])
         eng.system(A, pri, lab, kind, om, io, De, gam[p], lam[p], intercept, z, F, J, mom, scales, False)
-        rhs = np.zeros((n, 2))
+        rhs = np.zeros((n, T))
         rhs[n - 1, 0] = -V[p] / gam[p]
         rhs[:r, 1] = theta[p] / (gam[p] * scales[0])
         rhs[r, 1] = 1.0 / gam[p]
         rhs[n - 1, 1] = 1.0 / gam[p]
+        eng.loss_parameter_rhs(A, pri, lab, kind, om, io, De, gam[p], intercept, z, scales, rhs[:, 2:], mom)
         dz[p] = -np.linalg.solve(J, rhs)
     dtheta, dla, dlv = dz[:, :r, :], dz[:, r, :], dz[:, n - 1, :]
     db = dz[:, r + 1, :] if intercept else np.zeros_like(dla)
@@ -337,10 +349,13 @@ def _erm_sensitivity(result) -> Sensitivity:
     for name, (dmR, _) in _metric_jacobian(model, Q(arg)).items():
         outputs[name] = np.einsum("pk,pkt->pt", dmR, dR)
     if isinstance(model, GroupGMM):
-        outputs["R_yg"] = dR.reshape(P, 2, model.n_groups, 2)
+        outputs["R_yg"] = dR.reshape(P, 2, model.n_groups, T)
 
     def split(arr):
         tail = arr.shape[1:-1]
-        return {"lam": arr[..., 0].reshape(S + tail), "gamma": arr[..., 1].reshape(S + tail)}
+        out = {"lam": arr[..., 0].reshape(S + tail), "gamma": arr[..., 1].reshape(S + tail)}
+        for j, par in enumerate(("omega", "iota", "Delta")):
+            out[par] = arr[..., 2 + j * K: 2 + (j + 1) * K].reshape(S + tail + (K,))
+        return out
 
     return Sensitivity({name: split(arr) for name, arr in outputs.items()})

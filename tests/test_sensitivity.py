@@ -128,6 +128,35 @@ def test_erm_derivatives_in_lam_and_gamma(loss, intercept):
             _close(fd, s[o][wrt], 2e-6, floor=1e-8)
 
 
+@pytest.mark.parametrize("intercept", [True, False])
+def test_erm_derivatives_in_each_clusters_loss_parameters(intercept):
+    """Mixed losses on a group model (K = 4): every cluster's omega, iota
+    (VS clusters) and Delta against central differences of the solver."""
+    from asymptotics.losses import HingeLoss, SquareLoss, VSLoss
+    g = asy.GroupGMM(0.3, 0.2, [2.0, 0.0], [0.5, 1.5])
+    losses = [VSLoss(1.3, 0.2, 0.7), VSLoss(0.8, -0.4, 1.2), SquareLoss(1.1, 0.9), HingeLoss(0.9, 1.3)]
+    s = asy.sensitivity(asy.erm(g, 1.5, losses, 0.05, intercept))
+    for par in ("omega", "iota", "Delta"):
+        assert s["R_bal"][par].shape == (4,) and s["errors"][par].shape == (4, 4)
+        for k, loss in enumerate(losses):
+            names = ("omega", "iota", "Delta") if isinstance(loss, VSLoss) else ("omega", "Delta")
+            if par not in names:
+                assert np.all(s["errors"][par][..., k] == 0) and np.all(s["q"][par][..., k] == 0)
+                continue
+            x = getattr(loss, par)
+            h = H * max(abs(x), 1.0)
+            fits = []
+            for sign in (1, -1):
+                changed = list(losses)
+                kw = {name: getattr(loss, name) for name in names}
+                kw[par] = x + sign * h
+                changed[k] = type(loss)(**kw)
+                fits.append(asy.erm(g, 1.5, changed, 0.05, intercept))
+            for o in ("q", "b", "V", "R_bal", "worst", "errors", "projections"):
+                fd = (np.asarray(getattr(fits[0], o), float) - np.asarray(getattr(fits[1], o), float)) / (2 * h)
+                _close(fd, np.asarray(s[o][par])[..., k], 2e-6, floor=1e-8)
+
+
 def test_layout_and_bad_input():
     g = asy.GroupGMM(0.3, 0.2, [2.0, 0.0], [0.5, 1.5])
     s = asy.sensitivity(asy.gs_svm(g, np.array([1.5, 2.0, 3.0]), 3.0))
