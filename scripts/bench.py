@@ -197,6 +197,56 @@ def speed_rows(repeats):
     return rows
 
 
+def sensitivity_rows(repeats):
+    """Issue-13 measurements: the cost of exact derivatives against the
+    solve they differentiate, and one margin optimisation against a dense
+    grid over the same margins (solved as one vectorised sweep)."""
+    rows = []
+    anti = asy.LabelGMM.antipodal(0.1, 2.0)
+    r = asy.cs_svm(anti, 2.0, 3.0)
+    asy.sensitivity(r)
+    t_solve = median_time(lambda: asy.cs_svm(anti, 2.0, 3.0), 500)
+    t_sens = median_time(lambda: asy.sensitivity(r), 500)
+    rows.append(("`sensitivity` of one `cs_svm` point (every output w.r.t. margins, γ, priors, Gram, δ) / the solve",
+                 f"{t_sens * 1e6:.0f} µs / {t_solve * 1e6:.1f} µs (×{t_sens / t_solve:.0f}: NumPy overhead)"))
+    deltas = np.geomspace(0.5, 50.0, 1000)
+    r = asy.cs_svm(anti, 2.0, deltas)
+    t_solve = median_time(lambda: asy.cs_svm(anti, 2.0, deltas), repeats) / deltas.size
+    t_sens = median_time(lambda: asy.sensitivity(r), repeats) / deltas.size
+    rows.append(("`sensitivity` of a 1,000-point `cs_svm` sweep / the sweep, per point",
+                 f"{t_sens * 1e6:.2f} µs / {t_solve * 1e6:.2f} µs (×{t_sens / t_solve:.2f}; target ≤ 2)"))
+    r = asy.gs_svm(GROUP, 2.0, np.geomspace(1.0, 50.0, 1000))
+    t_solve = median_time(lambda: asy.gs_svm(GROUP, 2.0, np.geomspace(1.0, 50.0, 1000)), repeats) / 1000
+    t_sens = median_time(lambda: asy.sensitivity(r), repeats) / 1000
+    rows.append(("`sensitivity` of a 1,000-point `gs_svm` sweep (4 subgroups) / the sweep, per point",
+                 f"{t_sens * 1e6:.2f} µs / {t_solve * 1e6:.2f} µs (×{t_sens / t_solve:.2f})"))
+    r = asy.erm(GROUP, 1.5, "CE", 0.05)
+    asy.sensitivity(r)
+    t_solve = median_time(lambda: asy.erm(GROUP, 1.5, "CE", 0.05), max(repeats, 20))
+    t_sens = median_time(lambda: asy.sensitivity(r), max(repeats, 20))
+    rows.append(("`sensitivity` of one `erm` point (CE, 4 clusters; w.r.t. λ, γ, ω, ι, Δ) / the solve",
+                 f"{t_sens * 1e3:.2f} ms / {t_solve * 1e3:.2f} ms (×{t_sens / t_solve:.2f})"))
+    fig3b = asy.GroupGMM(0.3, 0.05, [3.0, 0.0], [0.0, 3.0])
+    asy.optimize_margins(fig3b, 2.0, "worst")
+    t_opt = median_time(lambda: asy.optimize_margins(fig3b, 2.0, "worst"), repeats)
+    o = asy.optimize_margins(fig3b, 2.0, "worst")
+    grid = np.linspace(-1.0, 4.0, 26)               # log-margins of clusters 0-2, cluster 3 at 1
+    xs = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
+    marg = np.concatenate([np.exp(xs), np.ones((len(xs), 1))], 1)
+    t = time.perf_counter()
+    best = float(np.min(asy.max_margin(fig3b, 2.0, marg).errors.max(-1)))
+    t_grid = time.perf_counter() - t
+    rows.append(("`optimize_margins`: worst-group error over 4 subgroup margins (class prior 0.3, p = 0.05, γ = 2)",
+                 f"{t_opt * 1e3:.0f} ms, worst = {o.value:.5f}, KKT {o.kkt:.0e}; dense grid of {len(xs):,} margin "
+                 f"vectors as one sweep: {t_grid * 1e3:.0f} ms, worst = {best:.5f}"))
+    anti5 = asy.LabelGMM.antipodal(0.05, 2.0)
+    t_one = median_time(lambda: asy.optimize_margins(anti5, 2.0, "R_bal", margins="minority"), repeats)
+    t_ds = median_time(lambda: asy.delta_star(anti5, 2.0), max(repeats, 50))
+    rows.append(("`optimize_margins(..., \"R_bal\", margins=\"minority\")` (= δ⋆) / closed-form `delta_star`",
+                 f"{t_one * 1e3:.1f} ms / {t_ds * 1e3:.2f} ms"))
+    return rows
+
+
 def main_job_rows():
     """CPU and wall seconds of the main job (full) and of --quick, in subprocesses."""
     import resource
@@ -414,7 +464,7 @@ def main():
     print(f"| (i) largest relative difference to ours (q, R+, R-) | {base_diff:.1e} |")
     print(f"| (ii) mpmath reference (40 digits), per point | {mpt * 1e3:.0f} ms |")
     print(f"| (ii) largest relative difference to ours (q, b/q, R+, R-) | {mp_diff:.1e} |")
-    extra = speed_rows(repeats) + erm_rows(repeats, args.quick) + covariance_rows(repeats) + simulation_rows(repeats)
+    extra = speed_rows(repeats) + sensitivity_rows(repeats) + erm_rows(repeats, args.quick) + covariance_rows(repeats) + simulation_rows(repeats)
     if not args.quick:
         extra += main_job_rows()
     for name, value in extra:

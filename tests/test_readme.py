@@ -74,10 +74,11 @@ def test_readme_command_line_parses(line):
     except SystemExit as exc:            # --help
         assert exc.code == 0 and "--help" in line
         return
-    assert args.command in ("predict", "threshold", "delta-star", "delta-eo", "simulate", "figures", "paper")
+    assert args.command in ("predict", "threshold", "delta-star", "delta-eo", "optimize", "simulate", "figures",
+                            "paper")
 
 
-CHEAP = ("predict", "threshold", "delta-star", "delta-eo", "paper")
+CHEAP = ("predict", "threshold", "delta-star", "delta-eo", "optimize", "paper")
 
 
 @pytest.mark.parametrize("line", [line for line in CLI_LINES if _argv(line)[0] in CHEAP])
