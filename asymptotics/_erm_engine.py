@@ -396,12 +396,160 @@ def _shifted_projection(A, k, theta, b):
     return s
 
 
+# ---------------------------------------------------------------- covariance
 @kernel(error_model="numpy")
-def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze):
+def cov_forms(cov, lam, Vh, t, B, C, D, E):
+    """Traces and mean forms of the resolvent R = (lam I + Vh Sigma)^{-1}
+    (docs/covariance.md, regularised ERM): with atoms s_j of weight w_j and
+    r_j = 1/(lam + Vh s_j),
+    ``t = (tr(Sigma R), tr(Sigma^2 R^2), tr(Sigma R^2), tr(Sigma^3 R^3))/d``;
+    with the means' eigen-directions l (eigenvalue sigma_l, row U[l] of the
+    orthonormal basis U of the mean subspace, M = A U^T),
+    ``B = U^T R U``, ``C = U^T R Sigma R U``, ``D = U^T Sigma^2 R^3 U``,
+    ``E = U^T R^2 U`` (r x r).  dB/dVh = -C, dC/dVh = -2D, d t0/dVh = -t1,
+    d t1/dVh = -2 t3."""
+    U, sig, atoms, wts = cov
+    t[0] = 0.0
+    t[1] = 0.0
+    t[2] = 0.0
+    t[3] = 0.0
+    for j in range(atoms.size):
+        sj = atoms[j]
+        rj = 1.0 / (lam + Vh * sj)
+        x = wts[j] * sj * rj
+        t[0] += x
+        t[1] += x * sj * rj
+        t[2] += x * rj
+        t[3] += x * sj * rj * sj * rj
+    r = B.shape[0]
+    for i in range(r):
+        for j in range(r):
+            B[i, j] = 0.0
+            C[i, j] = 0.0
+            D[i, j] = 0.0
+            E[i, j] = 0.0
+    for l in range(sig.size):
+        sl = sig[l]
+        rl = 1.0 / (lam + Vh * sl)
+        for i in range(r):
+            ui = U[l, i] * rl
+            for j in range(r):
+                uu = ui * U[l, j]
+                B[i, j] += uu
+                C[i, j] += uu * sl * rl
+                D[i, j] += uu * sl * sl * rl * rl
+                E[i, j] += uu * rl
+
+
+@kernel(error_model="numpy")
+def _system_cov(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze, cov):
+    """:func:`system` for a general covariance: z = (theta, log s, [b], log V)
+    with mu_k . w = (A theta)_k, s = sqrt(w^T Sigma w) the Gaussian scale of
+    the prox arguments, and the system (C1)-(C4) of docs/covariance.md with
+    a_k = pi_k y_k e1_k, g = A^T a, Vh = sum_k pi_k ed_k / V:
+
+        F_theta = (theta - B g)/s,   F_s = log s^2 - log(g^T C g + gamma S2 t1),
+        F_b = sum pi y e1 / sum pi |e1|,   F_V = 1 - V/(gamma t0)
+
+    (B, C, t from :func:`cov_forms` at Vh).  For Sigma = I this is the
+    isotropic system: B = (V/gamma) I, and F_V = 1 - (sum pi ed + lam V)/gamma."""
+    K, r = A.shape
+    n = z.size
+    ib = r + 1
+    iv = n - 1
+    s = math.exp(z[r])
+    b = z[ib] if intercept else 0.0
+    V = math.exp(z[iv])
+    for k in range(K):
+        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, z, b), s, V, mom[k])
+    S1 = 0.0
+    S2 = 0.0
+    Sd = 0.0
+    Sa = 0.0
+    for k in range(K):
+        S1 += pri[k] * lab[k] * mom[k, E1]
+        S2 += pri[k] * mom[k, E2]
+        Sd += pri[k] * mom[k, ED]
+        Sa += pri[k] * abs(mom[k, E1])
+    Vh = Sd / V
+    t = np.empty(4)
+    B = np.empty((r, r))
+    C = np.empty((r, r))
+    D = np.empty((r, r))
+    E = np.empty((r, r))
+    cov_forms(cov, lam, Vh, t, B, C, D, E)
+    g = np.zeros(r)
+    for i in range(r):
+        for k in range(K):
+            g[i] += A[k, i] * pri[k] * lab[k] * mom[k, E1]
+    Bg = B @ g
+    Cg = C @ g
+    Dg = D @ g
+    N = g @ Cg + gamma * S2 * t[1]
+    scales[2] = s
+    scales[3] = Sa if Sa > 0.0 else 1.0
+    if not freeze:
+        scales[0] = scales[2]
+        scales[1] = scales[3]
+    sq = scales[0]
+    sb = scales[1]
+    for i in range(r):
+        F[i] = (z[i] - Bg[i]) / sq
+    F[r] = 2.0 * z[r] - math.log(N) if N > 0.0 else np.inf
+    if intercept:
+        F[ib] = S1 / sb
+    F[iv] = 1.0 - V / (gamma * t[0])
+    de1 = np.empty(K)
+    dg = np.empty(r)
+    for j in range(n):
+        ds = s if j == r else 0.0
+        dV = V if j == iv else 0.0
+        dS1 = 0.0
+        dS2 = 0.0
+        dSd = 0.0
+        for k in range(K):
+            dC = 0.0
+            if j < r:
+                dC = lab[k] * A[k, j]
+            elif intercept and j == ib:
+                dC = lab[k]
+            m = mom[k]
+            de1[k] = m[E1C] * dC + m[E1Q] * ds + m[E1V] * dV
+            dS1 += pri[k] * lab[k] * de1[k]
+            dS2 += pri[k] * (m[E2C] * dC + m[E2Q] * ds + m[E2V] * dV)
+            dSd += pri[k] * (m[EDC] * dC + m[EDQ] * ds + m[EDV] * dV)
+        dVh = dSd / V - Vh * dV / V
+        for i in range(r):
+            acc = 0.0
+            for k in range(K):
+                acc += A[k, i] * pri[k] * lab[k] * de1[k]
+            dg[i] = acc
+        for i in range(r):
+            acc = 0.0
+            for l in range(r):
+                acc += B[i, l] * dg[l]
+            J[i, j] = ((1.0 if i == j else 0.0) - acc + dVh * Cg[i]) / sq
+        dN = 2.0 * (Cg @ dg) - 2.0 * dVh * (g @ Dg) + gamma * (dS2 * t[1] - 2.0 * S2 * t[3] * dVh)
+        J[r, j] = (2.0 if j == r else 0.0) - dN / N
+        if intercept:
+            J[ib, j] = dS1 / sb
+        J[iv, j] = -dV / (gamma * t[0]) - V * t[1] * dVh / (gamma * t[0] * t[0])
+    res = 0.0
+    for i in range(n):
+        a = abs(F[i])
+        if not a <= res:   # NaN-safe max
+            res = a if a == a else np.inf
+    return res
+
+
+@kernel(error_model="numpy")
+def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze, cov):
     """Residual F (scaled, see module docstring) and Jacobian J at z.
     ``scales[:2]`` = (q, sum pi |e1|) used for scaling, set from z unless
     ``freeze``; ``scales[2:]`` always receive the values at z.  Returns
-    max|F|."""
+    max|F|.  ``cov`` (None: isotropic features) selects :func:`_system_cov`."""
+    if cov is not None:
+        return _system_cov(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, freeze, cov)
     K, r = A.shape
     n = z.size
     la, b, lv = _unpack(z, r, intercept)
@@ -604,7 +752,7 @@ def _rescale(r, intercept, F, J, scales):
 
 
 @kernel(error_model="numpy")
-def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0, halvings, work):
+def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0, halvings, work, cov):
     """Backtrack along dz (capped: alpha and V change by at most e^3, theta
     and b by 3 q) until the squared residual decreases by the Armijo
     fraction; the trial point's F, J stay in work.  Returns success."""
@@ -620,7 +768,7 @@ def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0,
     for _ in range(halvings):
         for i in range(n):
             zt[i] = z[i] + t * dz[i]
-        system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, zt, Ft, Jt, mom, scales, True)
+        system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, zt, Ft, Jt, mom, scales, True, cov)
         phi1 = 0.0
         for i in range(n):
             phi1 += Ft[i] * Ft[i]
@@ -631,7 +779,7 @@ def _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz, phi0,
 
 
 @kernel(error_model="numpy")
-def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, tol, work):
+def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, tol, work, cov):
     """Damped Newton on the system from z (updated in place), with a
     Levenberg-Marquardt step (J^T J + mu D) dz = -J^T F as the fallback when
     the Newton direction fails its line search (J nearly singular: e.g. the
@@ -640,7 +788,7 @@ def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, to
     F, J, mom, scales, dz, Ft, zt, Jt, W, rhs = work
     n = z.size
     K, r = A.shape
-    res = system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, False)
+    res = system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, scales, False, cov)
     it = 0
     JtJ = np.empty((n, n))
     d0 = np.empty(n)
@@ -652,7 +800,7 @@ def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, to
             phi0 += F[i] * F[i]
             rhs[i] = -F[i]
         ok = _lu_solve(J, rhs, dz, W) and _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dz,
-                                                     phi0, 12, work)
+                                                     phi0, 12, work, cov)
         if not ok:
             dmax = 0.0
             for i in range(n):
@@ -672,7 +820,7 @@ def newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, to
                 for i in range(n):   # Marquardt: scale the diagonal by (1 + mu)
                     JtJ[i, i] = d0[i] * (1.0 + mu) + 1e-14 * dmax
                 if _lu_solve(JtJ, rhs, dz, W) and _try_step(A, pri, lab, kind, om, io, De, gamma, lam, intercept,
-                                                            z, dz, phi0, 1, work):
+                                                            z, dz, phi0, 1, work, cov):
                     ok = True
                     break
                 mu *= 10.0
@@ -704,12 +852,23 @@ def _point(kind, om, io, De, X, V):
 
 
 @kernel(error_model="numpy")
-def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z):
+def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, cov):
     """Start for a large lambda: V = gamma/lam, q -> 0, so X_k ~ C_k and
     e1_k ~ -l_k'(prox(C_k)); b from (S4) by bisection (the sum is
-    non-increasing in b), theta from (S3), alpha from (S2)."""
+    non-increasing in b), theta from (S3), alpha from (S2).  With a
+    covariance: the same with R ~ I/lam (Vh -> 0), V = gamma tr(Sigma)/(d lam),
+    theta = B g, s^2 = g^T C g + gamma S2 t1 ((C1)-(C3))."""
     K, r = A.shape
-    V = gamma / lam
+    if cov is not None:
+        t = np.empty(4)
+        B = np.empty((r, r))
+        C = np.empty((r, r))
+        D = np.empty((r, r))
+        E = np.empty((r, r))
+        cov_forms(cov, lam, 0.0, t, B, C, D, E)
+        V = gamma * t[0]
+    else:
+        V = gamma / lam
     b = 0.0
     if intercept:
         lo = -1.0
@@ -735,13 +894,20 @@ def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z):
         e1, e2 = _point(kind[k], om[k], io[k], De[k], lab[k] * b, V)
         e1s[k] = e1
         S2 += pri[k] * e2
+    g = np.zeros(r)
     for i in range(r):
-        acc = 0.0
         for k in range(K):
-            acc += A[k, i] * pri[k] * lab[k] * e1s[k]
-        z[i] = V / gamma * acc
-    alpha = V * math.sqrt(max(S2, 1e-300) / gamma)
-    z[r] = math.log(alpha)
+            g[i] += A[k, i] * pri[k] * lab[k] * e1s[k]
+    if cov is not None:
+        th = B @ g
+        for i in range(r):
+            z[i] = th[i]
+        z[r] = 0.5 * math.log(max(g @ (C @ g) + gamma * S2 * t[1], 1e-300))
+    else:
+        for i in range(r):
+            z[i] = V / gamma * g[i]
+        alpha = V * math.sqrt(max(S2, 1e-300) / gamma)
+        z[r] = math.log(alpha)
     if intercept:
         z[r + 1] = b
     z[z.size - 1] = math.log(V)
@@ -757,15 +923,24 @@ def _s4(pri, lab, kind, om, io, De, V, b):
 
 
 @kernel(error_model="numpy")
-def _tangent(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dgamma, dlam, out, work):
+def _tangent(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dgamma, dlam, out, work, cov):
     """dz of the solution for a change (dgamma, dlam): -J^{-1} dF, with J
-    from the last evaluation held in work."""
+    from the last evaluation held in work.  With a covariance dF is the
+    residual at the new (gamma, lam) (a chord step: z is a solution, so
+    F(z; new) = dF to first order)."""
     J = work[1]
     scales = work[3]
     rhs = work[9]
     W = work[8]
     n = z.size
     K, r = A.shape
+    if cov is not None:
+        Ft = work[5]
+        system(A, pri, lab, kind, om, io, De, gamma + dgamma, lam + dlam, intercept, z, Ft, work[7], work[2],
+               scales, True, cov)
+        for i in range(n):
+            rhs[i] = -Ft[i]
+        return _lu_solve(J, rhs, out, W)
     _, _, lv = _unpack(z, r, intercept)
     V = math.exp(lv)
     for i in range(n):
@@ -779,14 +954,14 @@ def _tangent(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, dgamma, dl
 
 
 @kernel(error_model="numpy")
-def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, work):
+def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, work, cov):
     """Solve at (gamma, lam).  With ``warm`` try Newton from z first; else
     (or on failure) continue along lambda from a large value.  Returns
     (residual, iterations, status); z holds the solution."""
     K, r = A.shape
     total = 0
     if warm:
-        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work, cov)
         total += it
         if ok or res <= ACCEPT:
             return res, total, OK
@@ -801,41 +976,48 @@ def solve_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, warm, w
     for k in range(K):
         wmax = max(wmax, om[k] * De[k] * (1.0 + De[k]))
     lam_hi = 10.0 * wmax * (1.0 + math.sqrt(gram_max) + math.sqrt(gamma))
+    if cov is not None:
+        smax = 1.0
+        for v in cov[1]:
+            smax = max(smax, v)
+        for v in cov[2]:
+            smax = max(smax, v)
+        lam_hi *= smax
     if lam >= lam_hi:
         lam_hi = lam
     lam_floor = lam if lam > 0.0 else lam_hi * 1e-12
     if lam > 0.0:
         # most points converge by Newton straight from the large-lambda guess
-        _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z)
-        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, 30, TOL, work)
+        _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, cov)
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, 30, TOL, work, cov)
         total += it
         if ok or res <= ACCEPT:
             return res, total, OK
-    _first_guess(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z)
-    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z, MAX_NEWTON, TOL, work)
+    _first_guess(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z, cov)
+    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam_hi, intercept, z, MAX_NEWTON, TOL, work, cov)
     total += it
     if ok or res <= ACCEPT:
         res, total = _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, intercept, z,
-                               work, total)
+                               work, total, cov)
         if res <= ACCEPT:
             return res, total, OK
     # last resort: the damped fixed point of docs/erm.md (slow, but it only
     # needs the moments), then Newton from where it stops
-    _first_guess(A, pri, lab, kind, om, io, De, gamma, max(lam, lam_floor), intercept, z)
-    collapsed, it = _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, 5000, work[2])
+    _first_guess(A, pri, lab, kind, om, io, De, gamma, max(lam, lam_floor), intercept, z, cov)
+    collapsed, it = _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, 5000, work[2], cov)
     total += it
     if collapsed:
         for k in range(K):
             if kind[k] != HINGE:
                 return np.inf, total, NOT_CONVERGED   # only a non-smooth loss has w = 0 as minimiser
         return 0.0, total, TRIVIAL
-    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work, cov)
     total += it
     return res, total, OK if (ok or res <= ACCEPT) else NOT_CONVERGED
 
 
 @kernel(error_model="numpy")
-def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, intercept, z, work, total):
+def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, intercept, z, work, total, cov):
     """Follow lambda from lam_hi (z solved there) down to lam with the
     tangent predictor, adapting the step.  Returns (residual, iterations)."""
     n = z.size
@@ -850,10 +1032,10 @@ def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, inte
         nxt = max(cur * math.exp(-step), lam_floor)
         for i in range(n):
             zsave[i] = z[i]
-        if _tangent(A, pri, lab, kind, om, io, De, gamma, cur, intercept, z, 0.0, nxt - cur, dzt, work):
+        if _tangent(A, pri, lab, kind, om, io, De, gamma, cur, intercept, z, 0.0, nxt - cur, dzt, work, cov):
             for i in range(n):
                 z[i] += dzt[i]
-        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, nxt, intercept, z, 25, TOL, work)
+        res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, nxt, intercept, z, 25, TOL, work, cov)
         total += it
         if ok or res <= ACCEPT:
             cur = nxt
@@ -864,10 +1046,10 @@ def _continue(A, pri, lab, kind, om, io, De, gamma, lam, lam_hi, lam_floor, inte
                 z[i] = zsave[i]
             step *= 0.5
             system(A, pri, lab, kind, om, io, De, gamma, cur, intercept, z, work[0], work[1], work[2],
-                   work[3], False)
+                   work[3], False, cov)
             if step < 1e-3:
                 return np.inf, total
-    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work)
+    res, it, ok = newton(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, MAX_NEWTON, TOL, work, cov)
     return res, total + it
 
 
@@ -885,22 +1067,63 @@ def _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom):
 
 
 @kernel(error_model="numpy")
-def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, mom):
+def _root_b(A, pri, lab, kind, om, io, De, theta, q, V, b, mom):
+    """The intercept solving (S4) at (theta, q, V), from b: bracketed Newton
+    (the sum is non-increasing in b)."""
+    lo = b - 1.0
+    hi = b + 1.0
+    for _ in range(200):
+        s, _d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, lo, mom)
+        if s > 0.0:
+            break
+        lo -= 2.0 * (hi - lo)
+    for _ in range(200):
+        s, _d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, hi, mom)
+        if s < 0.0:
+            break
+        hi += 2.0 * (hi - lo)
+    for _ in range(100):
+        s, d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom)
+        if s > 0.0:
+            lo = b
+        elif s < 0.0:
+            hi = b
+        else:
+            break
+        bn = b - s / d if d < 0.0 else 0.5 * (lo + hi)
+        if not (lo < bn < hi):
+            bn = 0.5 * (lo + hi)
+        if abs(bn - b) <= 1e-14 * (1.0 + abs(b)) or hi - lo <= 1e-14 * (1.0 + abs(b)):
+            return bn
+        b = bn
+    return b
+
+
+@kernel(error_model="numpy")
+def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_iter, mom, cov):
     """Damped fixed-point iteration (docs/erm.md): b from (S4) (bracketed
     Newton; the sum is non-increasing in b), then V <- gamma/(lam + Vhat),
     theta <- (S3), alpha <- (S2), damped by 1/2 (geometrically for V and
     alpha).  Returns (collapsed, iterations): collapsed means w -> 0 (q and V
-    fell by 1e-12), the trivial minimiser a non-smooth loss can have."""
+    fell by 1e-12), the trivial minimiser a non-smooth loss can have.
+    With a covariance the unknown alpha is s (the Gaussian scale) and the
+    updates are (C1)-(C3): V <- gamma t0, theta <- B g, s <- sqrt(N)."""
     K, r = A.shape
     n = z.size
     la, b, lv = _unpack(z, r, intercept)
     alpha = math.exp(la)
     V = math.exp(lv)
     theta = z[:r].copy()
-    q0 = math.sqrt(theta @ theta + alpha * alpha)
+    t = np.empty(4)
+    B = np.empty((r, r))
+    Cf = np.empty((r, r))
+    D = np.empty((r, r))
+    E = np.empty((r, r))
+    g = np.empty(r)
+    q0 = alpha if cov is not None else math.sqrt(theta @ theta + alpha * alpha)
     it = 0
     for it in range(1, max_iter + 1):
-        q = math.sqrt(theta @ theta + alpha * alpha)
+        q = alpha if cov is not None else math.sqrt(theta @ theta + alpha * alpha)
         if q < 1e-12 * q0:
             for i in range(r):
                 z[i] = 0.0
@@ -910,49 +1133,33 @@ def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_it
             z[n - 1] = -np.inf
             return True, it
         if intercept:
-            lo = b - 1.0
-            hi = b + 1.0
-            for _ in range(200):
-                s, _d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, lo, mom)
-                if s > 0.0:
-                    break
-                lo -= 2.0 * (hi - lo)
-            for _ in range(200):
-                s, _d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, hi, mom)
-                if s < 0.0:
-                    break
-                hi += 2.0 * (hi - lo)
-            for _ in range(100):
-                s, d = _s4_at(A, pri, lab, kind, om, io, De, theta, q, V, b, mom)
-                if s > 0.0:
-                    lo = b
-                elif s < 0.0:
-                    hi = b
-                else:
-                    break
-                bn = b - s / d if d < 0.0 else 0.5 * (lo + hi)
-                if not (lo < bn < hi):
-                    bn = 0.5 * (lo + hi)
-                if abs(bn - b) <= 1e-14 * (1.0 + abs(b)) or hi - lo <= 1e-14 * (1.0 + abs(b)):
-                    b = bn
-                    break
-                b = bn
+            b = _root_b(A, pri, lab, kind, om, io, De, theta, q, V, b, mom)
         S2 = 0.0
         Sd = 0.0
         for k in range(K):
             moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, theta, b), q, V, mom[k])
             S2 += pri[k] * mom[k, E2]
             Sd += pri[k] * mom[k, ED]
-        Vn = gamma / (lam + Sd / V)
-        change = 0.0
         for i in range(r):
             acc = 0.0
             for k in range(K):
                 acc += A[k, i] * pri[k] * lab[k] * mom[k, E1]
-            tn = 0.5 * (theta[i] + Vn / gamma * acc)
+            g[i] = acc
+        if cov is not None:
+            cov_forms(cov, lam, Sd / V, t, B, Cf, D, E)
+            Vn = gamma * t[0]
+            th = B @ g
+            target = math.sqrt(max(g @ (Cf @ g) + gamma * S2 * t[1], 1e-300))     # s
+        else:
+            Vn = gamma / (lam + Sd / V)
+            th = Vn / gamma * g
+            target = Vn * math.sqrt(S2 / gamma)                                   # alpha
+        change = 0.0
+        for i in range(r):
+            tn = 0.5 * (theta[i] + th[i])
             change = max(change, abs(tn - theta[i]) / max(q, 1e-300))
             theta[i] = tn
-        an = math.sqrt(alpha * Vn * math.sqrt(S2 / gamma))
+        an = math.sqrt(alpha * target)
         change = max(change, abs(math.log(an / alpha)), abs(0.5 * math.log(Vn / V)))
         alpha = an
         V = math.sqrt(V * Vn)
@@ -968,7 +1175,7 @@ def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_it
 
 
 @kernel(error_model="numpy")
-def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters, res, status):
+def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters, res, status, cov):
     """Solve at each (gammas[i], lams[i]) in order, warm-starting from the
     previous solution moved along the tangent."""
     K, r = A.shape
@@ -981,10 +1188,10 @@ def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters
         warm = have
         if have:
             if _tangent(A, pri, lab, kind, om, io, De, gammas[p - 1], lams[p - 1], intercept, z,
-                        gammas[p] - gammas[p - 1], lams[p] - lams[p - 1], dz, work):
+                        gammas[p] - gammas[p - 1], lams[p] - lams[p - 1], dz, work, cov):
                 for i in range(n):
                     z[i] += dz[i]
-        rr, it, st = solve_point(A, pri, lab, kind, om, io, De, gammas[p], lams[p], intercept, z, warm, work)
+        rr, it, st = solve_point(A, pri, lab, kind, om, io, De, gammas[p], lams[p], intercept, z, warm, work, cov)
         res[p] = rr
         iters[p] = it
         status[p] = st
@@ -994,21 +1201,44 @@ def solve_sweep(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, iters
 
 
 @kernel(error_model="numpy")
-def outputs(A, pri, lab, kind, om, io, De, intercept, z, V_out, mom):
-    """Per-cluster (C_k, q) at a solution, with the moments in mom."""
+def outputs(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, V_out, mom, cov):
+    """Per-cluster C_k at a solution, with the moments in mom, and (q, s,
+    Vh): |w|, the Gaussian scale sqrt(w^T Sigma w) of the scores (= q for
+    isotropic features) and Vh = sum pi ed / V.  With a covariance
+    |w|^2 = g^T E g + gamma S2 t2 (docs/covariance.md)."""
     K, r = A.shape
     alpha, b, V, q = _state(z, r, intercept)
+    if cov is not None:
+        q = alpha                                   # z[r] is log s
     C = np.empty(K)
+    S2 = 0.0
+    Sd = 0.0
     for k in range(K):
         C[k] = lab[k] * _shifted_projection(A, k, z, b)
         moments(kind[k], om[k], io[k], De[k], C[k], q, V, mom[k], True)
+        S2 += pri[k] * mom[k, E2]
+        Sd += pri[k] * mom[k, ED]
     V_out[0] = V
-    return C, q
+    s = q
+    if cov is not None:
+        t = np.empty(4)
+        B = np.empty((r, r))
+        Cf = np.empty((r, r))
+        D = np.empty((r, r))
+        E = np.empty((r, r))
+        cov_forms(cov, lam, Sd / V, t, B, Cf, D, E)
+        g = np.zeros(r)
+        for i in range(r):
+            for k in range(K):
+                g[i] += A[k, i] * pri[k] * lab[k] * mom[k, E1]
+        q = math.sqrt(g @ (E @ g) + gamma * S2 * t[2])
+    return C, q, s, Sd / V
 
 
 @kernel(error_model="numpy")
-def sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss):
-    """q, C_k = y_k(mu_k.w + b), training errors and losses at each solution row of Z."""
+def sweep_outputs(A, pri, lab, kind, om, io, De, gammas, lams, intercept, Z, q, C, terr, tloss, tau, vhat, cov):
+    """q = |w|, C_k = y_k(mu_k.w + b), training errors and losses, tau (the
+    scores' spread sqrt(w^T Sigma w)) and Vh at each solution row of Z."""
     K, r = A.shape
     mom = np.empty((K, NMOM))
     V_out = np.empty(1)
@@ -1016,6 +1246,7 @@ def sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss
         if Z[p, r] == -np.inf:
             # w = 0 (TRIVIAL): every margin is y_k b; the prox is the identity (V = 0)
             q[p] = 0.0
+            tau[p] = 0.0
             b = Z[p, r + 1] if intercept else 0.0
             for k in range(K):
                 C[p, k] = lab[k] * b
@@ -1026,8 +1257,10 @@ def sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss
             continue
         if not np.isfinite(Z[p, Z.shape[1] - 1]):
             continue          # not solved (no minimiser at lam = 0)
-        c, qq = outputs(A, pri, lab, kind, om, io, De, intercept, Z[p], V_out, mom)
+        c, qq, ss, vh = outputs(A, pri, lab, kind, om, io, De, gammas[p], lams[p], intercept, Z[p], V_out, mom, cov)
         q[p] = qq
+        tau[p] = ss
+        vhat[p] = vh
         for k in range(K):
             C[p, k] = c[k]
             terr[p, k] = mom[k, TERR]

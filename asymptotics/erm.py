@@ -76,13 +76,24 @@ class ERMResult:
     q : :math:`\lim\|w\|`.
     b : limit of the intercept (0 without one).
     rho : ndarray (S + (r,))
-        Coordinates of :math:`w/\|w\|` in the mean subspace, basis ``model.factor``.
+        Coordinates of the projection of :math:`w/\tau` on the mean
+        subspace, basis ``model.factor`` (``model.factor @ rho ==
+        projections``).
     projections : ndarray (S + (K,))
-        :math:`\mu_k\cdot w/\|w\|`.
+        :math:`\mu_k\cdot w/\tau`.
     alpha : norm of the part of w orthogonal to the means.
-    V : the prox parameter (:math:`V = \gamma/(\lambda + \hat V)`).
+    V : the prox parameter (isotropic: :math:`V = \gamma/(\lambda + \hat V)`;
+        with a covariance :math:`V = \gamma\,\mathrm{tr}(\Sigma R)/d`).
+    tau : the within-cluster spread of the scores,
+        :math:`\sqrt{w^T\Sigma w}` (= q for isotropic features); errors,
+        ``projections`` and ``beta`` are in its units.
+    ridge : :math:`\hat V/\lambda` for a covariance model, where the
+        resolvent is :math:`R = \lambda^{-1}(I + (\hat V/\lambda)\Sigma)^{-1}`
+        (the ``ridge`` of the max-margin covariance solver is its hinge
+        limit; inf at lam = 0); NaN for isotropic features, as for
+        max-margin results.
     errors : ndarray (S + (K,))
-        Test error of each cluster, :math:`Q(y_k(\mu_k\cdot w + b)/\|w\|)`.
+        Test error of each cluster, :math:`Q(y_k(\mu_k\cdot w + b)/\tau)`.
     train_error, train_loss : ndarray (S + (K,))
         Fraction of training points of cluster k misclassified, and their
         mean loss (the law of the training margins is that of :math:`P_k`).
@@ -119,6 +130,8 @@ class ERMResult:
     metrics: dict = field(repr=False, default_factory=dict)
     log_errors: np.ndarray = field(repr=False, default=None)
     status: np.ndarray = field(repr=False, default=None)
+    tau: np.ndarray = field(repr=False, default=None)
+    ridge: np.ndarray = field(repr=False, default=None)
 
     def __post_init__(self):
         freeze_fields(self)      # metrics -> read-only mapping, any writable array -> read-only copy
@@ -136,8 +149,8 @@ class ERMResult:
 
     @property
     def beta(self):
-        """b / q, the intercept in units of the score spread."""
-        return self.b / self.q
+        """b / tau, the intercept in units of the score spread."""
+        return self.b / self.tau
 
     @property
     def train_metrics(self) -> dict:
@@ -161,6 +174,31 @@ def _fmt(a) -> str:
     return f"array(shape={a.shape})"
 
 
+def _mahalanobis(model: ClusterGMM) -> ClusterGMM:
+    """The isotropic model with the Mahalanobis Gram M^T Sigma^{-1} M: whether
+    (and how) the unregularised loss is minimised depends on the covariance
+    only through it (x -> Sigma^{-1/2} x maps the data to it)."""
+    cov = model._cov
+    if cov is None:
+        return model
+    white = cov.means / np.sqrt(cov.mean_eigs)
+    return ClusterGMM(model.priors, model.labels, gram=white @ white.T)
+
+
+def _covariance_args(model: ClusterGMM):
+    """(U, sigma, atoms, weights) for the engine: the means' eigen-coordinates
+    written as M = A U^T with A = ``model.factor`` (so U is an orthonormal
+    basis of the mean subspace and theta = U^T w), Sigma's eigenvalue along
+    each of those directions, and its spectral atoms and weights."""
+    cov = model._cov
+    A = model._kernel_args[0]
+    if A.shape[1] == 0:
+        U = np.zeros((cov.means.shape[1], 0))
+    else:
+        U = np.linalg.lstsq(A, cov.means, rcond=None)[0].T
+    return tuple(np.array(a, dtype=np.float64, order="C") for a in (U, cov.mean_eigs, cov.atoms, cov.weights))
+
+
 def _existence(model: ClusterGMM, loss: ClusterLosses, intercept: bool, gamma: float):
     """None if the lam = 0 minimiser exists at gamma, else the error to raise."""
     if np.all(loss.kind == SQUARE):
@@ -169,7 +207,7 @@ def _existence(model: ClusterGMM, loss: ClusterLosses, intercept: bool, gamma: f
         return NoMinimizerError(
             gamma, 1.0, f"lam = 0: the square-loss minimiser needs gamma < 1 (fewer features than samples); "
             f"at gamma = {gamma:.6g} least squares interpolates and its minimiser is not unique (use lam > 0)")
-    gs = separability_threshold(model, intercept)
+    gs = separability_threshold(_mahalanobis(model), intercept)
     if gamma < gs and (gamma < 1.0 or not np.any(loss.kind == SQUARE)):
         return None
     kind = "with" if intercept else "without"
@@ -186,7 +224,9 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     Parameters
     ----------
     model : ClusterGMM, LabelGMM or GroupGMM
-        Isotropic features (a covariance model raises NotImplementedError).
+        Isotropic features or any covariance (a matrix or a
+        :class:`~asymptotics.covariance.Spectrum`): the system (C1)-(C4) of
+        ``docs/covariance.md``, which for Sigma = I is (S1)-(S4).
     gamma : float or array_like
         :math:`\gamma = d/n > 0`.
     loss : Loss, list of K Losses, str or (str, delta)
@@ -223,8 +263,6 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         lam = 0 where the minimiser does not exist (a ValueError).
     ConvergenceError
         The solver missed its tolerance.
-    NotImplementedError
-        Covariance models.
 
     Examples
     --------
@@ -236,9 +274,6 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     """
     if not isinstance(model, ClusterGMM):
         raise ValueError(f"model must be a ClusterGMM, LabelGMM or GroupGMM, got {type(model).__name__}")
-    if model._cov is not None:
-        raise NotImplementedError("model: erm() does not cover covariance models yet (isotropic features only); "
-                                  "the max-margin limit with a covariance is max_margin/cs_svm/gs_svm")
     intercept = boolean(intercept, "intercept")
     if on_nonseparable not in ("raise", "nan"):
         raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {on_nonseparable!r}")
@@ -279,6 +314,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     A, pri, lab = model._kernel_args
     # writable copies: one compiled variant of each kernel (read-only arrays type differently)
     kind, om, io, De = (np.array(a) for a in (losses.kind, losses.omega, losses.iota, losses.Delta))
+    cov = None if model._cov is None else _covariance_args(model)
     K, r = A.shape
     n = r + 2 + (1 if intercept else 0)
     P = g_flat.size
@@ -296,7 +332,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
 
         def solve(a, b):
             _eng.solve_sweep(A, pri, lab, kind, om, io, De, g_sub[a:b], l_sub[a:b], intercept, Zs[a:b],
-                             it_s[a:b], res_s[a:b], st_s[a:b])
+                             it_s[a:b], res_s[a:b], st_s[a:b], cov)
 
         run_chunks(idx.size, solve)
         Z[idx], iters[idx], res[idx], status[idx] = Zs, it_s, res_s, st_s
@@ -307,20 +343,30 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
                                f"(loss {losses.name})", residual=res[i], iterations=iters[i])
 
     q = np.full(P, np.nan)
+    tau = np.full(P, np.nan)
+    vhat = np.full(P, np.nan)
     C = np.full((P, K), np.nan)
     terr = np.full((P, K), np.nan)
     tloss = np.full((P, K), np.nan)
-    _eng.sweep_outputs(A, pri, lab, kind, om, io, De, intercept, Z, q, C, terr, tloss)
+    _eng.sweep_outputs(A, pri, lab, kind, om, io, De, g_flat, l_flat, intercept, Z, q, C, terr, tloss, tau, vhat,
+                       cov)
     theta = Z[:, :r]
-    alpha = np.exp(Z[:, r])
+    if cov is None:
+        alpha = np.exp(Z[:, r])
+        ridge = np.full(P, np.nan)
+    else:
+        alpha = np.sqrt(np.clip(q ** 2 - np.sum(theta ** 2, axis=1), 0.0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ridge = np.where(l_flat > 0, vhat / l_flat, np.inf)
+        ridge = np.where(np.isfinite(vhat), ridge, np.nan)
     b = Z[:, r + 1] if intercept else np.where(exists, 0.0, np.nan)
     V = np.exp(Z[:, n - 1])
     trivial = status == _eng.TRIVIAL
     status = np.where(exists, status, NO_MINIMISER)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(trivial[:, None], 0.0, theta / q[:, None])
+        rho = np.where(trivial[:, None], 0.0, theta / tau[:, None])
         proj = rho @ A.T
-        errors, log_errors = error_fields(model.labels, proj, np.where(trivial, 0.0, b / q))
+        errors, log_errors = error_fields(model.labels, proj, np.where(trivial, 0.0, b / tau))
     # w = 0: the constant classifier sign(b) (a coin flip where b = 0)
     const = np.where(C > 0, 0.0, np.where(C < 0, 1.0, 0.5))
     errors = np.where(trivial[:, None], const, errors)
@@ -337,7 +383,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         V=shaped(V), errors=errors_s, train_error=shaped(terr, (K,)), train_loss=shaped(tloss, (K,)),
         residual=shaped(res), iterations=shaped(iters), exists=shaped(exists),
         metrics=frozen_metrics(model.metrics(errors_s)), log_errors=shaped(log_errors, (K,)),
-        status=shaped(status))
+        status=shaped(status), tau=shaped(tau), ridge=shaped(ridge))
 
 
 @dataclass(frozen=True)
@@ -355,12 +401,14 @@ class ERMPath:
         it, where the path ends at the lam = 0 minimiser.
     gap : ndarray (L,)
         Max-norm distance of the normalised statistics
-        :math:`(\mu_k\cdot w/\|w\|,\ b/\|w\|)` to those of the limit.
+        :math:`(\mu_k\cdot w/\tau,\ b/\tau)` (score units) to those of the limit.
     angle : ndarray (L,)
         :math:`\arccos\big(\rho\cdot\rho_\infty + \sqrt{(1 - |\rho|^2)(1 - |\rho_\infty|^2)}\big)`:
         the angle between :math:`w_\lambda` and the limit direction when
         their components orthogonal to the means are aligned, hence a lower
         bound on the angle between them; 0 iff the projections agree.
+        Isotropic features only (NaN for a covariance model, where the
+        mean-subspace coordinates are not cosines).
     """
 
     erm: ERMResult
@@ -401,9 +449,10 @@ def erm_path(model: ClusterGMM, gamma: float, loss, lam=None, intercept: bool = 
     if limit is None:
         nan = np.full(lam.size, np.nan)
         return ERMPath(path, None, nan, nan)
-    beta_l = float(limit.b / limit.q)
     gap = np.maximum(np.max(np.abs(path.projections - limit.projections), axis=-1),
-                     np.abs(path.b / path.q - beta_l))
+                     np.abs(path.beta - float(limit.beta)))
+    if model._cov is not None:
+        return ERMPath(path, limit, gap, np.full(lam.size, np.nan))
     rr = np.sum(path.rho * limit.rho, axis=-1)
     orth = np.sqrt(np.clip(1 - np.sum(path.rho ** 2, axis=-1), 0, None) * max(0.0, 1 - float(limit.rho @ limit.rho)))
     angle = np.arccos(np.clip(rr + orth, -1.0, 1.0))

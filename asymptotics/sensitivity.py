@@ -299,6 +299,8 @@ def _erm_sensitivity(result) -> Sensitivity:
     from . import _erm_engine as eng
 
     model = result.model
+    if model._cov is not None:
+        raise NotImplementedError("result: sensitivities of covariance models are not implemented")
     K = model.n_clusters
     S = np.shape(result.q)
     P = int(np.prod(S)) if S else 1
@@ -323,7 +325,7 @@ def _erm_sensitivity(result) -> Sensitivity:
         if status[p] != 0:
             continue          # NaN where there is no minimiser, and at the non-smooth w = 0 minimiser
         z = np.concatenate([theta[p], [np.log(alpha[p])], [b[p]] if intercept else [], [np.log(V[p])]])
-        eng.system(A, pri, lab, kind, om, io, De, gam[p], lam[p], intercept, z, F, J, mom, scales, False)
+        eng.system(A, pri, lab, kind, om, io, De, gam[p], lam[p], intercept, z, F, J, mom, scales, False, None)
         rhs = np.zeros((n, T))
         rhs[n - 1, 0] = -V[p] / gam[p]
         rhs[:r, 1] = theta[p] / (gam[p] * scales[0])

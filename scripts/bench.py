@@ -363,7 +363,7 @@ def erm_rows(repeats, quick):
         n = A.shape[1] + 3
         args = (A, model.priors, model.labels, cl.kind, cl.omega, cl.iota, cl.Delta, np.array([gamma]),
                 np.array([lam]), True, np.empty((1, n)), np.empty(1, dtype=np.int64), np.empty(1),
-                np.empty(1, dtype=np.int64))
+                np.empty(1, dtype=np.int64), None)
         _erm_engine.solve_sweep(*args)
         t_engine = median_time(lambda: _erm_engine.solve_sweep(*args), 5 * repeats)
         ours = asy.erm(model, gamma, cl, lam)

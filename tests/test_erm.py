@@ -285,13 +285,6 @@ def test_lam_zero_without_a_minimiser():
     assert r.exists.tolist() == [True, False] and np.isnan(r.q[1]) and np.isfinite(r.q[0])
 
 
-def test_covariance_models_are_refused_clearly():
-    from asymptotics.covariance import Spectrum
-    m = asy.LabelGMM(0.2, [2, 0], [-1, 1], covariance=Spectrum([0.5, 2.0], [2.0, 0.5]))
-    with pytest.raises(NotImplementedError, match="covariance"):
-        asy.erm(m, 1.5, "CE", 0.1)
-
-
 def test_presets_need_a_class_prior():
     with pytest.raises(ValueError, match="loss"):
         asy.erm(CLUSTER, 1.0, "wCE", 0.1)
