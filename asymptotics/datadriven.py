@@ -34,25 +34,43 @@ Two estimators of the balanced-error-optimal delta (exposed as
 
 Both return ``delta = inf`` (or ``0.0``) with ``attainable=False`` when the
 optimum is the limit of the shift (|t| >= 1); the estimator then uses t = +-1.
+
+Labels.  ``y`` holds two classes, all numbers (finite) or all strings; a
+mix (``[1, "a"]``, which numpy would silently turn into strings), ``None``
+or other objects are a one-line ValueError naming ``y``, checked on the
+elements themselves before any conversion.
+
+Scale.  Both estimates are scale-invariant (delta does not depend on the
+unit of X); X is rescaled internally by a power of two (exact), so data in
+any unit give the same delta.  The scale-dependent diagnostics (``sigma2``,
+``score_mean``, ``score_sd``, ``beta_*``, ``w_norm``) are in the units of
+the data.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import finite_array
 from .errors import NotSeparableError
 from .models import LabelGMM
+from .simulate.sampling import ReadOnlyResult, real_array
 from .solver import separability_threshold
 from .tuning import DeltaWarning, delta_star
 
-__all__ = ["DeltaSuggestion", "suggest_delta", "as_signed_labels", "delta_to_shift"]
+__all__ = ["DeltaSuggestion", "suggest_delta", "as_signed_labels", "delta_to_shift", "FoldsWarning"]
+
+
+class FoldsWarning(UserWarning):
+    """``suggest_delta(method="margins")`` used fewer cross-fitting folds than
+    asked for (at most the minority count); ``diagnostics["folds"]`` holds the
+    number used, ``diagnostics["folds_requested"]`` the number asked for."""
 
 
 @dataclass(frozen=True)
-class DeltaSuggestion:
+class DeltaSuggestion(ReadOnlyResult):
     """A suggested margin ratio and what it was computed from.
 
     Attributes
@@ -65,8 +83,10 @@ class DeltaSuggestion:
     method : str
     diagnostics : dict
         ``plugin``: ``prior``, ``gamma``, ``sigma2``, ``gram``, ``gamma_star``,
-        predicted ``R_bal``.  ``margins``: ``folds``, ``score_mean``,
-        ``score_sd`` (per class +1, -1), ``tau``, ``w_norm``, predicted ``R_bal``.
+        predicted ``R_bal``.  ``margins``: ``folds`` (used), ``folds_requested``,
+        ``score_mean``, ``score_sd`` (per class +1, -1), ``beta_equal``,
+        ``beta_svm``, ``fold_betas``, ``w_norm``, predicted ``R_bal``.  A
+        read-only mapping (its arrays read-only).
     """
 
     delta: float
@@ -79,10 +99,10 @@ class DeltaSuggestion:
 def as_signed_labels(y) -> tuple[np.ndarray, np.ndarray]:
     """Map two class labels to +1 (the minority: fewer samples; ties: the
     larger label) and -1.  Returns (signed labels, classes ordered (+1, -1))."""
+    check_label_types(y)
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
-    check_label_types(y)
     classes, counts = np.unique(y, return_counts=True)
     if classes.size != 2:
         raise ValueError(f"y must hold exactly two classes, got {classes.size} "
@@ -92,15 +112,54 @@ def as_signed_labels(y) -> tuple[np.ndarray, np.ndarray]:
     return np.where(y == minority, 1.0, -1.0), np.array([minority, majority])
 
 
+def _label_kind(v) -> str:
+    if isinstance(v, (str, np.str_)):
+        return "str"
+    if isinstance(v, numbers.Real):          # includes bool and numpy reals
+        return "number"
+    return type(v).__name__
+
+
 def check_label_types(y) -> None:
-    """Labels must be all numbers or all strings (a mix has no order, so the
-    classes cannot be sorted)."""
-    y = np.asarray(y)
-    if y.dtype == object:
-        kinds = {"str" if isinstance(v, (str, np.str_)) else "number" if isinstance(v, (int, float, np.number))
-                 else type(v).__name__ for v in y.ravel()}
+    """Labels must be all (finite, real) numbers or all (text) strings: a mix has no
+    order (and numpy would silently turn a list's numbers into strings),
+    ``None`` or other objects are no labels.  Lists, tuples and object arrays
+    are inspected element by element *before* numpy converts them; typed
+    arrays by their dtype.  One-line ValueErrors naming ``y``."""
+    if y is None:
+        raise ValueError("y: labels are required, got None")
+    if isinstance(y, (str, bytes)):
+        raise ValueError("y must be a sequence of labels, got a single string")
+    if hasattr(y, "dtype") and getattr(y, "dtype", None) != object:
+        try:
+            arr = np.asarray(y)
+        except (TypeError, ValueError):
+            raise ValueError("y must be a sequence of labels") from None
+    else:
+        try:
+            arr = np.asarray(y, dtype=object)      # the elements as given, no conversion
+        except (TypeError, ValueError):
+            raise ValueError("y must be a flat sequence of labels (got a ragged nested sequence)") from None
+    kind = arr.dtype.kind
+    if kind == "O":
+        kinds = {_label_kind(v) for v in arr.ravel()}
+        odd = sorted(kinds - {"str", "number"})
+        if odd:
+            raise ValueError(f"y: labels must be numbers or strings, got {', '.join(odd)}")
         if len(kinds) > 1:
             raise ValueError(f"y: labels must be all numbers or all strings, got a mix of {sorted(kinds)}")
+        if kinds == {"number"}:
+            if any(isinstance(v, (float, np.floating)) and not np.isfinite(v) for v in arr.ravel()):
+                raise ValueError("y: labels must be finite (no NaN or inf)")
+    elif kind == "c":
+        raise ValueError(f"y: labels must be real numbers or strings, got complex (dtype {arr.dtype})")
+    elif kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("y: labels must be finite (no NaN or inf)")
+    elif kind == "S":
+        raise ValueError("y: labels must be numbers or strings, got bytes (decode them)")
+    elif kind not in "biuU":
+        raise ValueError(f"y: labels must be numbers or strings, got dtype {arr.dtype}")
 
 
 def delta_to_shift(delta: float) -> float:
@@ -115,7 +174,8 @@ def _shift_to_delta(t: float) -> tuple[float, float, bool]:
     return (np.inf if t > 0 else 0.0), float(np.sign(t)), False
 
 
-def _plugin(X, s, intercept):
+def _plugin(X, s, intercept, a=0):
+    """Plugin estimate on X (rescaled by 2^a: diagnostics back in data units)."""
     n, d = X.shape
     plus, minus = X[s > 0], X[s < 0]
     n_p, n_m = len(plus), len(minus)
@@ -141,12 +201,24 @@ def _plugin(X, s, intercept):
         warnings.simplefilter("ignore", DeltaWarning)
         res = delta_star(model, gamma, intercept=intercept)
     delta = float(res.delta)
+    sigma2 = _in_data_units(sigma2, -2 * a, "sigma2")
     return DeltaSuggestion(delta=delta, t=delta_to_shift(delta), attainable=bool(res.attainable), method="plugin",
                            diagnostics={"prior": n_p / n, "gamma": gamma, "sigma2": sigma2, "gram": G,
                                         "gamma_star": gs, "R_bal": float(res.R_bal)})
 
 
-def _margins(X, s, folds, random_state):
+def _in_data_units(value: float, exponent: int, what: str) -> float:
+    """value 2^exponent (exact), or a ValueError naming X when it leaves double precision."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = float(np.ldexp(value, exponent)) if exponent else float(value)
+    if not np.isfinite(out) or (value != 0 and abs(out) < np.finfo(float).tiny):
+        raise ValueError(f"X: at this scale the diagnostic {what} (in the units of X) is not representable in "
+                         "double precision; rescale X (delta does not depend on its unit)")
+    return out
+
+
+def _margins(X, s, folds, random_state, a=0):
+    """Margins estimate on X (rescaled by 2^a: diagnostics back in data units)."""
     from sklearn.model_selection import StratifiedKFold
 
     from .gaussian import Q
@@ -156,6 +228,9 @@ def _margins(X, s, folds, random_state):
     k = min(folds, n_min)
     if k < 2:
         raise ValueError("y: the 'margins' method needs at least 2 samples of each class")
+    if k < folds:
+        warnings.warn(FoldsWarning(f"folds: {folds} cross-fitting folds asked for, {k} used (at most the "
+                                   f"minority count, {n_min}); see diagnostics['folds']"), stacklevel=3)
     scores = np.empty(len(s))
     betas = []
     for train, test in StratifiedKFold(k, shuffle=True, random_state=random_state).split(X, s):
@@ -176,10 +251,17 @@ def _margins(X, s, folds, random_state):
     delta, t, ok = _shift_to_delta(tau * w_norm)
     tau_used = beta_full + t / w_norm
     r_bal = 0.5 * (float(Q((m_p + tau_used) / s_p)) + float(Q(-(m_m + tau_used) / s_m)))
+    def unit(v, what):          # projections and normalised intercepts scale like X
+        return _in_data_units(float(v), -a, what)
+
     return DeltaSuggestion(delta=delta, t=t, attainable=ok, method="margins",
-                           diagnostics={"folds": k, "score_mean": (m_p, m_m), "score_sd": (s_p, s_m),
-                                        "beta_equal": beta_eq, "beta_svm": beta_full, "fold_betas": betas,
-                                        "w_norm": w_norm, "R_bal": r_bal})
+                           diagnostics={"folds": k, "folds_requested": int(folds),
+                                        "score_mean": (unit(m_p, "score_mean"), unit(m_m, "score_mean")),
+                                        "score_sd": (unit(s_p, "score_sd"), unit(s_m, "score_sd")),
+                                        "beta_equal": unit(beta_eq, "beta_equal"),
+                                        "beta_svm": unit(beta_full, "beta_svm"),
+                                        "fold_betas": tuple(unit(v, "fold_betas") for v in betas),
+                                        "w_norm": _in_data_units(w_norm, a, "w_norm"), "R_bal": r_bal})
 
 
 def suggest_delta(X, y, method: str = "plugin", intercept: bool = True, folds: int = 5,
@@ -195,14 +277,19 @@ def suggest_delta(X, y, method: str = "plugin", intercept: bool = True, folds: i
     intercept : bool
         ``plugin`` only (the margins method shifts an intercept).
     folds : int
-        Cross-fitting folds of the margins method (at most the minority count).
+        Cross-fitting folds of the margins method.  At most the minority
+        count is used: fewer than asked for emits a :class:`FoldsWarning`
+        and ``diagnostics["folds"]`` is the number used.
     random_state : int
         Seeds the fold split.
 
     Raises
     ------
     ValueError
-        Bad input, one class, too few minority samples.
+        Bad input (named: non-finite, complex or non-numeric X; labels that
+        are not all numbers or all strings, ...), one class, too few minority
+        samples, X at a scale whose answer leaves double precision (module
+        docstring).
     NotSeparableError
         ``plugin``: the fitted model's gamma_star is above d/n;
         ``margins``: the training data are not linearly separable.
@@ -214,12 +301,18 @@ def suggest_delta(X, y, method: str = "plugin", intercept: bool = True, folds: i
     if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)) \
             or random_state < 0:
         raise ValueError(f"random_state must be a non-negative integer, got {random_state!r}")
-    X = finite_array(X, "X", ndim=2)
+    if not isinstance(intercept, (bool, np.bool_)):
+        raise ValueError(f"intercept must be True or False, got {intercept!r}")
+    X = real_array(X, "X", ndim=2)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
     s, _ = as_signed_labels(y)
     if len(s) != X.shape[0]:
         raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {len(s)}")
+    from .simulate.svm import _canonical
+    X, _, a, _ = _canonical(X, None)     # exact power-of-two rescaling: the estimates are scale-invariant
     if method == "plugin":
-        return _plugin(X, s, intercept)
+        return _plugin(X, s, bool(intercept), a)
     if method == "margins":
-        return _margins(X, s, folds, random_state)
+        return _margins(X, s, folds, random_state, a)
     raise ValueError(f"method must be 'plugin' or 'margins', got {method!r}")

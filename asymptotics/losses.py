@@ -23,6 +23,12 @@ the object through which the loss enters the asymptotic fixed-point system
 (``docs/erm.md``).  For the hinge the derivative at the kink is the
 subgradient the prox selects.
 
+Inputs.  ``value``/``derivative`` take margins ``t``, ``prox`` a point ``x``
+and a scale ``V``, each a finite real number or array (NaN, inf, strings,
+booleans and complex numbers are a one-line ValueError naming the
+argument); ``k`` holds integer cluster indices.  ``t`` (or ``x``, ``V``)
+and ``k`` broadcast together, else a ValueError naming them.
+
 Max-margin limits (``implied_margins``): on separable data the direction of
 a vanishing-regularisation VS-loss solution tends to the max-margin
 classifier with cluster margins :math:`\propto 1/\Delta_k` (the weights
@@ -37,7 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validation import finite_array
+from ._validation import broadcast_shapes, finite_array
 
 __all__ = ["Loss", "VSLoss", "HingeLoss", "SquareLoss", "vs_preset", "PRESETS", "LOSS_NAMES",
            "ClusterLosses", "cluster_losses"]
@@ -54,6 +60,20 @@ def expit(x):
     0.14 s at import)."""
     from scipy.special import expit as _expit
     return _expit(x)
+
+
+def _real(value, name: str) -> np.ndarray:
+    """A finite real float array (any shape), one-line ValueErrors naming ``name``."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a real number or array, got a string")
+    try:
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except (TypeError, ValueError):       # ragged nested sequences
+        raise ValueError(f"{name} must be a real number or array, got a ragged or non-numeric "
+                         f"{type(value).__name__}") from None
+    if raw.dtype.kind == "c" or (raw.dtype == object and any(isinstance(v, complex) for v in raw.ravel())):
+        raise ValueError(f"{name} must be real, got complex values")
+    return finite_array(raw, name)
 
 
 def _param(value, name: str) -> np.ndarray:
@@ -288,7 +308,7 @@ class ClusterLosses:
         if k is None:
             if self.kind.size != 1 and shape != () and shape[-1:] != (self.kind.size,):
                 raise ValueError("k: needed to say which cluster each entry belongs to")
-            idx = slice(None)
+            idx = 0 if self.kind.size == 1 else slice(None)     # one shared entry: the shape of t
         else:
             idx = np.asarray(k)
             if idx.dtype.kind not in "iu":
@@ -297,7 +317,52 @@ class ClusterLosses:
                 raise ValueError(f"k must lie in 0..{self.kind.size - 1}")
         return self.kind[idx], self.omega[idx], self.iota[idx], self.Delta[idx]
 
+    def _checked_k(self, k, *named):
+        """Validate ``k`` (integer indices) and that it broadcasts with the
+        named arrays (one-line ValueErrors naming them)."""
+        if k is None:
+            broadcast_shapes(*named)
+            return None
+        if isinstance(k, (str, bytes)):
+            raise ValueError("k must hold integer cluster indices, got a string")
+        try:
+            idx = np.asarray(k)
+        except (TypeError, ValueError):
+            raise ValueError("k must hold integer cluster indices (a ragged or non-numeric sequence)") from None
+        if idx.dtype.kind not in "iu":
+            raise ValueError(f"k must hold integer cluster indices, got dtype {idx.dtype}")
+        broadcast_shapes(*named, ("k", idx.shape))
+        return idx
+
     def value(self, t, k=None) -> np.ndarray:
+        """Loss at the margins ``t`` (``k``: the cluster of each entry)."""
+        t = _real(t, "t")
+        k = self._checked_k(k, ("t", t.shape))
+        return self._value(t, k)
+
+    def derivative(self, t, k=None) -> np.ndarray:
+        """d loss / dt at the margins ``t`` (hinge: the subgradient of the prox)."""
+        t = _real(t, "t")
+        k = self._checked_k(k, ("t", t.shape))
+        return self._derivative(t, k)
+
+    def prox(self, x, V, k=None) -> np.ndarray:
+        """prox_{V l}(x), the root p of p + V l'(p) = x (unique: l is convex)."""
+        x = _real(x, "x")
+        if isinstance(V, (str, bytes)) or np.iscomplexobj(V):
+            raise ValueError("V must be > 0 (a real number or array)")
+        try:
+            V = finite_array(V, "V")
+        except ValueError:
+            raise ValueError("V must be > 0 (a finite real number or array)") from None
+        if np.any(~(V > 0)):
+            raise ValueError("V must be > 0")
+        k = self._checked_k(k, ("x", x.shape), ("V", V.shape))
+        return self._prox(x, V, k)
+
+    # unchecked evaluation for the package's own loops (finite float input assumed;
+    # a non-finite margin propagates instead of raising, e.g. in a line search)
+    def _value(self, t, k=None) -> np.ndarray:
         t = np.asarray(t, dtype=float)
         kind, om, io, De = self._at(k, t.shape)
         vs = om * np.logaddexp(0.0, io - De * t)
@@ -305,7 +370,7 @@ class ClusterLosses:
         square = 0.5 * om * (De - t) ** 2
         return np.select([kind == VS, kind == HINGE], [vs, hinge], square)
 
-    def derivative(self, t, k=None) -> np.ndarray:
+    def _derivative(self, t, k=None) -> np.ndarray:
         t = np.asarray(t, dtype=float)
         kind, om, io, De = self._at(k, t.shape)
         vs = -om * De * expit(io - De * t)
@@ -313,12 +378,9 @@ class ClusterLosses:
         square = -om * (De - t)
         return np.select([kind == VS, kind == HINGE], [vs, hinge], square)
 
-    def prox(self, x, V, k=None) -> np.ndarray:
-        """prox_{V l}(x), the root p of p + V l'(p) = x (unique: l is convex)."""
+    def _prox(self, x, V, k=None) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         V = np.asarray(V, dtype=float)
-        if np.any(~(V > 0)):
-            raise ValueError("V must be > 0")
         kind, om, io, De = self._at(k, x.shape)
         x, V, kind, om, io, De = np.broadcast_arrays(x, V, kind, om, io, De)
         hinge = np.where(x > De, x, np.where(x >= De - V * om, De, x + V * om))

@@ -119,3 +119,179 @@ def test_plugin_refuses_means_lost_in_noise():
     y = np.where(np.isin(np.arange(40), [0, 20]), 1.0, -1.0)
     with pytest.raises(ValueError, match="not distinguishable from noise"):
         suggest_delta(X, y)
+
+
+# ----------------------------------------------------------------------------------------------
+# hostile input (the second probe): one-line ValueErrors naming the argument
+
+import pickle  # noqa: E402
+import warnings  # noqa: E402
+
+from asymptotics.datadriven import FoldsWarning  # noqa: E402
+from asymptotics.estimator import InputTypeError  # noqa: E402
+
+
+def _refused(name, call, exc=ValueError):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # no ComplexWarning, DataConversionWarning, ... on the way
+        with pytest.raises(exc) as info:
+            call()
+    msg = str(info.value)
+    assert "\n" not in msg, msg
+    head = msg.split(" must ")[0].split(":")[0]
+    assert name in head.replace(",", " ").split(), (name, msg)
+    return msg
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data(100, 3)
+
+
+BAD_LABELS = {
+    "None": lambda y: [None] * len(y),
+    "some-None": lambda y: [1 if v > 0 else None for v in y],
+    "mixed-list": lambda y: [1 if v > 0 else "a" for v in y],
+    "mixed-tuple": lambda y: tuple(1.0 if v > 0 else "a" for v in y),
+    "mixed-object-array": lambda y: np.array([1 if v > 0 else "a" for v in y], dtype=object),
+    "objects": lambda y: [object() for _ in y],
+    "complex": lambda y: y.astype(complex),
+    "complex-list": lambda y: [complex(v) for v in y],
+    "nan": lambda y: np.where(y > 0, np.nan, -1.0),
+    "inf-list": lambda y: [np.inf if v > 0 else -1.0 for v in y],
+    "nested": lambda y: [[v] for v in y[:-1]] + [[1.0, 2.0]],
+    "dicts": lambda y: [{"label": v} for v in y],
+    "bytes-and-str": lambda y: [b"a" if v > 0 else "b" for v in y],
+    "bytes": lambda y: np.where(y > 0, b"a", b"b"),
+    "bytes-list": lambda y: [b"a" if v > 0 else b"b" for v in y],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_LABELS))
+def test_labels_that_are_not_numbers_or_strings_name_y(data, kind):
+    """The probe: suggest_delta(X, [None]*200) raised numpy's TypeError ('<' not
+    supported); [1, 'a', ...] in a list was silently turned into strings."""
+    X, y = data
+    labels = BAD_LABELS[kind](y)
+    _refused("y", lambda: suggest_delta(X, labels))
+    _refused("y", lambda: suggest_delta(X, labels, method="margins"))
+    _refused("y", lambda: CostSensitiveSVC(delta=2.0).fit(X, labels))
+    _refused("y", lambda: CostSensitiveSVC().fit(X, labels))
+
+
+def test_probe_label_examples(data):
+    X, y = data
+    _refused("y", lambda: suggest_delta(X[:4], [1, "a", 1, "a"]))
+    _refused("y", lambda: CostSensitiveSVC().fit(X, [1, "a"] * 50))
+
+
+@pytest.mark.parametrize("labels", [lambda y: np.where(y > 0, "rare", "common").tolist(),
+                                    lambda y: np.where(y > 0, 1, 0).tolist(),
+                                    lambda y: np.where(y > 0, True, False),
+                                    lambda y: [np.int64(v) for v in np.where(y > 0, 3, 7)]])
+def test_plain_label_lists_still_work(data, labels):
+    X, y = data
+    lab = labels(y)
+    assert suggest_delta(X, lab).delta == suggest_delta(X, y).delta
+    clf = CostSensitiveSVC(delta=2.0).fit(X, lab)
+    assert clf.score(X, lab) == 1.0
+
+
+def test_folds_above_the_minority_count_warn_and_are_reported(data):
+    """The probe: folds=1000 was silently cut to the minority count."""
+    X, y = data
+    n_min = int(np.sum(y > 0))
+    with pytest.warns(FoldsWarning, match=f"1000 .*{n_min} used"):
+        r = suggest_delta(X, y, method="margins", folds=1000)
+    assert r.diagnostics["folds"] == n_min and r.diagnostics["folds_requested"] == 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = suggest_delta(X, y, method="margins", folds=5)
+    assert r.diagnostics["folds"] == r.diagnostics["folds_requested"] == 5
+
+
+@pytest.mark.parametrize("params,name", [
+    (dict(delta=True), "delta"), (dict(delta=np.True_), "delta"), (dict(delta=False), "delta"),
+    (dict(delta=1j), "delta"), (dict(delta=np.nan), "delta"), (dict(delta=-np.inf), "delta"),
+    (dict(delta=[2.0]), "delta"), (dict(delta=None), "delta"), (dict(delta="2"), "delta"),
+    (dict(folds=True), "folds"), (dict(folds=1), "folds"), (dict(folds=2.0), "folds"),
+    (dict(random_state=True), "random_state"), (dict(random_state=-1), "random_state"),
+    (dict(intercept=1), "intercept"), (dict(intercept="yes"), "intercept"), (dict(method="oracle"), "method"),
+])
+def test_estimator_refuses_nonsense_parameters(data, params, name):
+    """The probe: CostSensitiveSVC(delta=True) was accepted as delta = 1."""
+    X, y = data
+    _refused(name, lambda: CostSensitiveSVC(**params).fit(X, y))
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(folds=True), "folds"), (dict(random_state=True), "random_state"), (dict(intercept=1), "intercept"),
+    (dict(method=None), "method"),
+])
+def test_suggest_delta_refuses_nonsense_parameters(data, kwargs, name):
+    X, y = data
+    _refused(name, lambda: suggest_delta(X, y, **kwargs))
+
+
+def _with_nan(X):
+    X = np.array(X)
+    X[0, 0] = np.nan
+    return X
+
+
+def _with_object(X):
+    X = np.array(X).astype(object)
+    X[0, 0] = {"foo": "bar"}
+    return X
+
+
+@pytest.mark.parametrize("name,call", [
+    ("X", lambda X, y: CostSensitiveSVC().fit(_with_nan(X), y)),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(np.where(X > 3, np.inf, X), y)),
+    ("X", lambda X, y: CostSensitiveSVC().fit(X, y).predict(_with_nan(X))),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(X, y).decision_function(X[0])),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(X, y).predict(X[:, :5])),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(X[0], y)),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(X[:0], y[:0])),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(np.array(X).astype(str), y)),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(np.array(X).astype(str).astype(object), y)),
+    ("X", lambda X, y: CostSensitiveSVC(delta=2.0).fit(X, y).predict(np.array(X).astype(str).tolist())),
+    ("X", lambda X, y: suggest_delta(np.array(X).astype(str), y)),
+    ("y", lambda X, y: CostSensitiveSVC().fit(X[:6], [1, 2, 3, 1, 2, 3])),
+    ("y", lambda X, y: CostSensitiveSVC().fit(X, np.ones(len(y)))),
+    ("y", lambda X, y: CostSensitiveSVC().fit(X, y + np.linspace(0, 0.5, len(y)))),
+    ("y", lambda X, y: CostSensitiveSVC().fit(X, np.stack([y, y], 1))),
+    ("y", lambda X, y: CostSensitiveSVC().fit(X, None)),
+    ("X", lambda X, y: CostSensitiveSVC().fit(X, y[:-1])),
+    ("X", lambda X, y: suggest_delta(_with_nan(X), y)),
+    ("X", lambda X, y: suggest_delta(X[:, :0], y)),
+    ("X", lambda X, y: suggest_delta(X.astype(bool), y)),
+])
+def test_estimator_messages_are_one_line_naming_the_argument(data, name, call):
+    """The probe: scikit-learn's multi-line 'Input X contains NaN...', 'Only
+    binary classification is supported...' (not naming y) and 'Found input
+    variables with inconsistent numbers of samples'."""
+    X, y = data
+    msg = _refused(name, lambda: call(X, y))
+    if "y[:-1]" in call.__code__.co_consts or "inconsistent" in msg:
+        assert "X and y" in msg
+
+
+def test_non_numeric_x_is_both_a_value_and_a_type_error(data):
+    """scikit-learn's checks expect a TypeError for a dict in X; the package's
+    convention is a ValueError: InputTypeError is both."""
+    X, y = data
+    msg = _refused("X", lambda: CostSensitiveSVC(delta=2.0).fit(_with_object(X), y), InputTypeError)
+    assert issubclass(InputTypeError, TypeError) and issubclass(InputTypeError, ValueError)
+    assert "argument must be a string" in msg
+
+
+def test_fitted_estimator_pickles_with_its_read_only_suggestion(data):
+    X, y = data
+    for method in ("plugin", "margins"):
+        clf = CostSensitiveSVC(method=method).fit(X, y)
+        back = pickle.loads(pickle.dumps(clf))
+        assert back.delta_ == clf.delta_ and back.suggestion_.diagnostics.keys() == clf.suggestion_.diagnostics.keys()
+        np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+        with pytest.raises(TypeError):
+            back.suggestion_.diagnostics["R_bal"] = 0.0

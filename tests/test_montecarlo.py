@@ -151,3 +151,48 @@ def test_reproducible_whatever_n_jobs_with_stratified_sampling():
         np.testing.assert_array_equal(a.trials[name], b.trials[name])
         np.testing.assert_array_equal(a.theory_realised[name], b.theory_realised[name])
     np.testing.assert_array_equal(a.counts, b.counts)
+
+
+# ----------------------------------------------------------------------------------------------
+# the result's methods refuse what they cannot show (second probe)
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    return monte_carlo(LABEL, [2.0, 3.0], 2.0, n=40, trials=3, seed=1, backend="sequential")
+
+
+@pytest.mark.parametrize("names,bad", [
+    (("foo",), "foo"), (("R_bal", "foo"), "foo"), ("foo", "foo"), (("errors",), "errors"),
+    (("counts",), "counts"), ((3,), None), (3, None), ((None,), None),
+])
+def test_table_refuses_unknown_or_per_cluster_metrics(small_result, names, bad):
+    """The probe: table(('foo',)) silently dropped the name while
+    consistent('foo') raised."""
+    with pytest.raises(ValueError, match="^names") as info:
+        small_result.table(names)
+    assert "\n" not in str(info.value)
+    if bad is not None:
+        assert repr(bad) in str(info.value)
+
+
+def test_table_shows_what_is_asked_for(small_result):
+    default = small_result.table()
+    assert default.splitlines()[0].split()[4:] == ["R_plus", "R_minus", "R_bal", "R"]
+    assert len(default.splitlines()) == 3
+    one = small_result.table("q")
+    assert one.splitlines()[0].split()[4:] == ["q"]
+    assert small_result.table(["R_bal", "q"]).splitlines()[0].split()[4:] == ["R_bal", "q"]
+
+
+@pytest.mark.parametrize("k", [True, "4", -1.0, 0.0, np.nan, np.inf, None, [4.0]])
+def test_consistent_refuses_a_nonsense_k(small_result, k):
+    with pytest.raises(ValueError, match="^k must"):
+        small_result.consistent("R_bal", k=k)
+
+
+@pytest.mark.parametrize("name", ["foo", "errors_", ""])
+def test_consistent_and_z_refuse_unknown_metrics(small_result, name):
+    for method in (small_result.consistent, small_result.z):
+        with pytest.raises(ValueError, match="^name must"):
+            method(name)

@@ -26,7 +26,7 @@ def _one_blas_thread():
 
 def _data(model, n, d, seed):
     s = sample(model, n, d, np.random.default_rng(seed))
-    return s.X, s.y, s.k
+    return s.X.copy(), s.y, s.k                  # samples are read-only; some tests edit X
 
 
 def _per_sample(loss, k):

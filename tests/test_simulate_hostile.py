@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -397,3 +398,285 @@ def test_realised_theory_unavailable_is_said_not_silent():
     with pytest.raises(ValueError, match="^realised: .*covariance"):
         r.consistent("R_plus", realised=True)
     assert np.all(np.isfinite(r.z("R_plus")))          # the plain comparison is unaffected
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. the second probe: hang-like step caps, data scale, complex input, read-only results
+
+from asymptotics.simulate import classifier_errors, fit_erm, train_vs_batch  # noqa: E402
+from asymptotics.simulate.vsloss import GD_WORK_BUDGET, MAX_ITER_CAP  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def probe_data():
+    """The probe's data: n = 200 samples in d = 400 dimensions."""
+    return sample(LABEL, 200, 400, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name,call", [
+    ("max_iter", lambda s: train_vs(s.X[:30, :2], s.y[:30], vs_preset("CE", 0.1), max_iter=10 ** 9, gtol=0)),
+    ("max_iter", lambda s: train_vs(s.X[:30, :2], s.y[:30], vs_preset("CE", 0.1), max_iter=MAX_ITER_CAP + 1)),
+    # work: 1e6 x (400 x min(400, 400) + 9e4) = 2.5e11 > 1e11
+    ("max_iter", lambda s: train_vs(np.vstack([s.X, s.X]), np.tile(s.y, 2), vs_preset("CE", 0.1),
+                                    max_iter=MAX_ITER_CAP, gtol=0)),
+    # work: 400500 x (400 x min(400, 399 + 1) + 9e4) = 1.00125e11 (the intercept counts; without it 9.9965e10)
+    ("max_iter", lambda s: train_vs(np.vstack([s.X, s.X])[:, :399], np.tile(s.y, 2), vs_preset("CE", 0.1),
+                                    max_iter=400_500, intercept=True)),
+    ("max_iter", lambda s: train_vs_batch(np.repeat(s.X[None, :30, :2], 2, 0), np.repeat(s.y[None, :30], 2, 0),
+                                          [VSLoss(), VSLoss()], max_iter=10 ** 9)),
+    # work: 1e6 x (4 x 200 x 200 + 9e4) = 2.5e11
+    ("max_iter", lambda s: train_vs_batch(np.repeat(s.X[None], 4, 0), np.repeat(s.y[None], 4, 0),
+                                          [VSLoss()] * 4, max_iter=10 ** 6)),
+    ("gd_options", lambda s: monte_carlo(LABEL, 2.0, 2.0, n=400, trials=2, method="CDT",
+                                         gd_options={"max_iter": 10 ** 6})),                            # work
+])
+def test_gradient_descent_work_is_bounded_before_any_step(probe_data, name, call):
+    """The probe ran train_vs with max_iter = 1e9 (the old cap) for hours: the
+    step cap is now 1e6 and max_iter x (B n min(n, d) + 9e4) at most 1e11
+    (about 40 s), both checked before the first step (so the refusal is
+    immediate)."""
+    import time
+    t0 = time.perf_counter()
+    msg = _refused(name, lambda: call(probe_data))
+    assert time.perf_counter() - t0 < 2.0, msg
+    assert MAX_ITER_CAP == 10 ** 6 and GD_WORK_BUDGET == 10 ** 11
+
+
+def test_gradient_descent_within_the_bounds_runs(probe_data):
+    s = probe_data
+    # the full step cap is allowed at the smallest sizes (1e6 x (60 + 9e4) < 1e11; 37 s measured);
+    # a short run is representative
+    from asymptotics.simulate.vsloss import check_gd_work
+    check_gd_work(MAX_ITER_CAP, 1, 30, 2)
+    check_gd_work(400_500, 1, 400, 399)             # just below the budget without an intercept
+    res = train_vs(s.X[:30, :2], s.y[:30], vs_preset("CE", 0.1), max_iter=2000, gtol=0)
+    assert res.iterations == 2000 and np.all(np.isfinite(res.w))
+
+
+# scales: the max-margin problem is scale-covariant, w(cX) = w(X)/c, b(cX) = b, alpha(cX) = alpha(X)/c^2
+SCALES_SOLVED = [1e-150, 1e-100, 1e-20, 1e-6, 1e-4, 1e-3, 0.1, 10.0, 1e4, 1e6, 1e20, 1e100, 1e140]
+SCALES_REFUSED = [1e-300, 1e-250, 1e-200, 1e200, 1e250, 1e300]
+MM_OPTIONS = {"svc": {}, "piqp": dict(backend="piqp"),
+              "no-intercept-cs": dict(intercept=False, margins="cs"), "piqp-cs": dict(backend="piqp", margins="cs")}
+
+
+def _mm_kwargs(key, y):
+    kw = dict(MM_OPTIONS[key])
+    if kw.get("margins") == "cs":
+        kw["margins"] = np.where(y > 0, 3.0, 1.0)
+    return kw
+
+
+@pytest.fixture(scope="module")
+def mm_reference(probe_data):
+    s = probe_data
+    return {key: fit_max_margin(s.X, s.y, **_mm_kwargs(key, s.y)) for key in MM_OPTIONS}
+
+
+@pytest.mark.parametrize("key", sorted(MM_OPTIONS))
+@pytest.mark.parametrize("c", SCALES_SOLVED)
+def test_max_margin_is_right_at_any_representable_scale(probe_data, mm_reference, c, key):
+    """The probe: X*1e-300 ... X*1e-100 raised NotSeparableError on separable
+    data, X*1e100 a scikit-learn 'dual coefficients are not finite', and PIQP
+    failed already at X*1e-4 and X*1e6.  Now the solve runs at a canonical
+    power-of-two scale and the answer is scaled back."""
+    s, ref = probe_data, mm_reference[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_max_margin(s.X * c, s.y, **_mm_kwargs(key, s.y))
+    scale = np.max(np.abs(ref.w))
+    np.testing.assert_allclose(fit.w * c, ref.w, rtol=0, atol=1e-9 * scale)
+    assert fit.b == pytest.approx(ref.b, abs=1e-9 * (1 + abs(ref.b)))
+    np.testing.assert_allclose(fit.alpha * c * c, ref.alpha, rtol=0, atol=1e-8 * ref.alpha.max())
+    assert fit.kkt_residual <= 1e-7 and fit.min_margin_ratio >= 1 - 1e-9
+    assert is_separable(s.X * c, s.y, intercept=MM_OPTIONS[key].get("intercept", True))
+
+
+@pytest.mark.parametrize("j", [-480, -97, -5, -1, 1, 7, 64, 300, 480])
+def test_power_of_two_scales_give_the_same_bits(probe_data, mm_reference, j):
+    """Rescaling by a power of two is exact, so the answer is the same to the
+    last bit (and polished: the exact support-set solve is found at every scale)."""
+    s, ref = probe_data, mm_reference["piqp-cs"]
+    fit = fit_max_margin(np.ldexp(s.X, j), s.y, **_mm_kwargs("piqp-cs", s.y))
+    np.testing.assert_array_equal(np.ldexp(fit.w, j), ref.w)
+    assert fit.b == ref.b and fit.polished and ref.polished
+
+
+@pytest.mark.parametrize("c", SCALES_REFUSED)
+def test_max_margin_outside_double_precision_names_x(probe_data, c):
+    """Where w ~ 1/|x| or alpha ~ 1/|x|^2 leaves double precision: a one-line
+    ValueError naming X (never a NaN, a wrong NotSeparableError or
+    scikit-learn's multi-line 'Input X contains NaN')."""
+    msg = _refused("X", lambda: fit_max_margin(probe_data.X * c, probe_data.y))
+    assert "rescale X" in msg
+    # separability itself is decided at any scale
+    assert is_separable(probe_data.X * c, probe_data.y)
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e-150, 1e-6, 1e6, 1e150, 1e200])
+def test_estimator_and_margins_estimate_at_any_scale(probe_data, c):
+    from asymptotics.datadriven import suggest_delta
+    from asymptotics.estimator import CostSensitiveSVC
+    s = probe_data
+    ref = CostSensitiveSVC(delta=2.0).fit(s.X, s.y)
+    clf = CostSensitiveSVC(delta=2.0).fit(s.X * c, s.y)
+    np.testing.assert_allclose(clf.coef_ * c, ref.coef_, rtol=0, atol=1e-9 * np.max(np.abs(ref.coef_)))
+    np.testing.assert_array_equal(clf.predict(s.X * c), ref.predict(s.X))
+    assert suggest_delta(s.X * c, s.y, method="margins").delta == pytest.approx(
+        suggest_delta(s.X, s.y, method="margins").delta, rel=1e-8)
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e-200, 1e200, 1e300])
+def test_plugin_estimate_outside_double_precision_names_x(probe_data, c):
+    from asymptotics.datadriven import suggest_delta
+    _refused("X", lambda: suggest_delta(probe_data.X * c, probe_data.y))
+
+
+def _complex(a):
+    return np.asarray(a).astype(complex)
+
+
+@pytest.mark.parametrize("name,call", [
+    ("X", lambda s: fit_max_margin(_complex(s.X), s.y)),
+    ("y", lambda s: fit_max_margin(s.X, _complex(s.y))),
+    ("margins", lambda s: fit_max_margin(s.X, s.y, margins=_complex(np.ones(200)))),
+    ("X", lambda s: is_separable(_complex(s.X), s.y)),
+    ("X", lambda s: train_vs(_complex(s.X[:30, :2]), s.y[:30], VSLoss())),
+    ("w_ref", lambda s: train_vs(s.X[:30, :2], s.y[:30], VSLoss(), w_ref=_complex([1.0, 1.0]))),
+    ("X", lambda s: train_vs_batch(_complex(s.X[None, :30, :2]), s.y[None, :30], [VSLoss()])),
+    ("X", lambda s: fit_erm(_complex(s.X[:30, :2]), s.y[:30], VSLoss(), 0.1)),
+    ("lam", lambda s: fit_erm(s.X[:30, :2], s.y[:30], VSLoss(), 0.1 + 0j)),
+    ("tol", lambda s: fit_erm(s.X[:30, :2], s.y[:30], VSLoss(), 0.1, tol=1e-8 + 0j)),
+    ("w", lambda s: classifier_errors(LABEL, _complex(np.ones(3)))),
+    ("b", lambda s: classifier_errors(LABEL, np.ones(3), 1j)),
+    ("b", lambda s: empirical_errors(LABEL, np.ones(3), 1j, 10, np.random.default_rng(0))),
+    ("t", lambda s: VSLoss().value(_complex([1.0]))),
+    ("X", lambda s: __import__("asymptotics.datadriven").datadriven.suggest_delta(_complex(s.X), s.y)),
+    ("X", lambda s: __import__("asymptotics.estimator").estimator.CostSensitiveSVC(delta=2.0).fit(
+        _complex(s.X), s.y)),
+])
+def test_complex_input_is_refused_not_cast(probe_data, name, call):
+    """The probe: complex X was silently cast to its real part (ComplexWarning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _refused(name, lambda: call(probe_data))
+
+
+# read-only results: every array read-only, every dict a read-only mapping, frozen, picklable
+
+def _assert_read_only(obj, path="result"):
+    import dataclasses
+    from types import MappingProxyType
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(obj, f.name, None)
+            _assert_read_only(getattr(obj, f.name), f"{path}.{f.name}")
+    elif isinstance(obj, np.ndarray):
+        assert not obj.flags.writeable, path
+        if obj.size and obj.dtype != object:
+            with pytest.raises(ValueError, match="read-only"):
+                obj.flat[0] = obj.flat[0]
+        if obj.dtype == object:
+            for idx in np.ndindex(obj.shape):
+                _assert_read_only(obj[idx], f"{path}[{idx}]")
+    elif isinstance(obj, (dict, MappingProxyType)):
+        assert isinstance(obj, MappingProxyType), path
+        with pytest.raises(TypeError):
+            obj["__new__"] = 1
+        for key, value in obj.items():
+            _assert_read_only(value, f"{path}[{key!r}]")
+    elif isinstance(obj, (list, set)):
+        raise AssertionError(f"{path} is a mutable {type(obj).__name__}")
+    elif isinstance(obj, tuple):
+        for j, value in enumerate(obj):
+            _assert_read_only(value, f"{path}[{j}]")
+
+
+def _equal(a, b):
+    import dataclasses
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_equal(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if isinstance(a, np.ndarray):
+        if a.dtype == object:
+            return a.shape == b.shape and all(_equal(a[i], b[i]) for i in np.ndindex(a.shape))
+        return np.array_equal(a, b, equal_nan=True)
+    if hasattr(a, "items"):
+        return set(a) == set(b) and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_equal(x, z) for x, z in zip(a, b))
+    if isinstance(a, float) and np.isnan(a):
+        return np.isnan(b)
+    return a == b
+
+
+RESULTS = {
+    "Sample": lambda s: sample(GROUP, 30, 5, np.random.default_rng(0)),
+    "Sample-mismatch": lambda s: sample_mismatch(LABEL, 30, 8, 8, np.random.default_rng(0)),
+    "MaxMarginFit": lambda s: fit_max_margin(s.X, s.y),
+    "MaxMarginFit-rescaled": lambda s: fit_max_margin(s.X * 1e-50, s.y, backend="piqp"),
+    "TrainResult": lambda s: train_vs(s.X[:40], s.y[:40], vs_preset("CDT", 0.1, 2.0), max_iter=30, model=LABEL,
+                                      w_ref=np.ones(400)),
+    "ERMFit": lambda s: fit_erm(s.X[:40, :10], s.y[:40], VSLoss(), 0.1),
+    "ERMFit-hinge": lambda s: fit_erm(s.X[:40, :10], s.y[:40], asy.HingeLoss(), 0.1),
+    "MonteCarloResult": lambda s: monte_carlo(LABEL, [2.0, 3.0], 2.0, n=40, trials=3, seed=1, backend="sequential"),
+    "MonteCarloResult-erm": lambda s: monte_carlo(LABEL, 2.0, 2.0, n=40, trials=2, seed=1, method="CE", lam=0.1,
+                                                  backend="sequential"),
+    "DeltaSuggestion-plugin": lambda s: __import__("asymptotics.datadriven").datadriven.suggest_delta(s.X, s.y),
+    "DeltaSuggestion-margins": lambda s: __import__("asymptotics.datadriven").datadriven.suggest_delta(
+        s.X, s.y, method="margins"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RESULTS))
+def test_results_are_read_only_and_pickle(probe_data, kind):
+    """The probe: mutating r.mean['R_bal'] flipped consistent(); TrainResult.w,
+    MaxMarginFit.alpha, Sample.X, DeltaSuggestion.diagnostics['gram'] were
+    writable.  Now every array is read-only, every dict a read-only mapping,
+    and a pickled (or deep-copied) result is equal and as read-only."""
+    import copy
+    import pickle
+    r = RESULTS[kind](probe_data)
+    _assert_read_only(r)
+    for clone in (pickle.loads(pickle.dumps(r)), copy.deepcopy(r)):
+        assert _equal(clone, r)
+        _assert_read_only(clone)
+
+
+def test_read_only_results_do_not_freeze_the_callers_arrays():
+    from asymptotics.simulate.sampling import Sample
+    X, y, k = np.ones((3, 2)), np.array([1.0, -1.0, 1.0]), np.zeros(3, dtype=int)
+    s = Sample(X=X, y=y, k=k)
+    assert not s.X.flags.writeable and X.flags.writeable       # a read-only view, no copy
+    assert np.shares_memory(s.X, X)
+
+
+def test_monte_carlo_mean_cannot_be_mutated_to_flip_consistent():
+    r = monte_carlo(LABEL, 2.0, 2.0, n=40, trials=3, seed=1, backend="sequential")
+    before = r.consistent("R_bal").copy()
+    with pytest.raises(ValueError, match="read-only"):
+        r.mean["R_bal"][...] = 0.9
+    with pytest.raises(TypeError):
+        r.mean["R_bal"] = np.array(0.9)
+    np.testing.assert_array_equal(r.consistent("R_bal"), before)
+
+
+@pytest.mark.parametrize("name,call", [
+    ("losses", lambda: train_vs_batch(np.ones((1, 3, 2)), np.array([[1, -1, 1.0]]), VSLoss())),
+    ("losses", lambda: train_vs_batch(np.ones((1, 3, 2)), np.array([[1, -1, 1.0]]), 5)),
+    ("losses", lambda: train_vs_batch(np.ones((2, 3, 2)), np.array([[1, -1, 1.0]] * 2), [VSLoss()])),
+    ("n_records", lambda: train_vs_batch(np.ones((1, 3, 2)), np.array([[1, -1, 1.0]]), [VSLoss()], n_records=True)),
+    ("n_records", lambda: train_vs_batch(np.ones((1, 3, 2)), np.array([[1, -1, 1.0]]), [VSLoss()], n_records=-1)),
+    ("X", lambda: train_vs_batch(np.ones((0, 3, 2)), np.ones((0, 3)), [])),
+    ("X", lambda: train_vs_batch(np.ones((1, 3, 2), dtype=bool), np.array([[1, -1, 1.0]]), [VSLoss()])),
+    ("y", lambda: train_vs_batch(np.ones((1, 3, 2)), np.array([[1, 0, 1.0]]), [VSLoss()])),
+    ("d", lambda: train_vs_batch(np.ones((1, 3, 1)), np.array([[1, -1, 1.0]]), [VSLoss()], model=LABEL,
+                                 n_records=2)),
+    ("X", lambda: fit_max_margin(np.ones((3, 2), dtype=bool), np.array([1, -1, 1.0]))),
+    ("X", lambda: fit_max_margin([[1.0, None], [0.0, 1.0]], np.array([1, -1.0]))),
+    ("X", lambda: fit_max_margin([[1.0, 2.0], [0.0]], np.array([1, -1.0]))),
+    ("b", lambda: classifier_errors(LABEL, np.ones(3), [0.0, 1.0])),
+])
+def test_batch_training_and_solver_inputs_are_named(name, call):
+    _refused(name, call)

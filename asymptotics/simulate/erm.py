@@ -146,7 +146,7 @@ from scipy.special import expit
 from .._validation import boolean
 from ..errors import ConvergenceError, NotSeparableError
 from ..losses import HINGE, SQUARE, VS, Loss, VSLoss, cluster_losses
-from .sampling import check_memory
+from .sampling import ReadOnlyResult, check_memory, real_array
 
 __all__ = ["ERMFit", "fit_erm", "SeparableSampleError"]
 
@@ -161,7 +161,7 @@ _SVC_MIN_N = 2000             # hinge: libsvm first from this many samples (see 
 
 
 @dataclass(frozen=True)
-class ERMFit:
+class ERMFit(ReadOnlyResult):
     """Solution of :func:`fit_erm`.
 
     Attributes
@@ -241,22 +241,14 @@ class _Data:
 
 
 def _array(value, name: str, ndim: int) -> np.ndarray:
-    """Finite float array of the given ndim (one-line messages: no array repr)."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric, got {type(value).__name__}") from None
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if np.any(bad):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {int(bad.sum())} non-finite entries")
-    return arr
+    """Finite real float array of the given ndim (one-line messages: no array
+    repr; strings, booleans and complex numbers refused)."""
+    return real_array(value, name, ndim)
 
 
 def _scalar(value, name: str) -> float:
-    if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, (str, bytes, bool, np.bool_)) or np.iscomplexobj(value):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -417,7 +409,7 @@ def _result(data: _Data, w, b, kkt, iterations, solver) -> ERMFit:
     w = np.array(w, dtype=float)
     b = float(b)
     m = data.y * (data.X @ w + b)
-    obj = float(np.mean(data.per.value(m, data.k)) + 0.5 * data.lam * float(w @ w))
+    obj = float(np.mean(data.per._value(m, data.k)) + 0.5 * data.lam * float(w @ w))
     if not (np.all(np.isfinite(w)) and np.isfinite(b) and np.isfinite(obj) and np.isfinite(kkt)):
         raise ConvergenceError(f"{solver}: non-finite solution", residual=kkt, iterations=iterations)
     w.setflags(write=False)
@@ -486,7 +478,7 @@ def _line_search(data: _Data, m, dm, F0, slope, wn2, wdw, dwn2):
         return 1.0, True
     t = 1.0
     for _ in range(_MAX_HALVINGS):
-        Ft = float(np.mean(data.per.value(m + t * dm, data.k))) + 0.5 * data.lam * (wn2 + 2 * t * wdw + t * t * dwn2)
+        Ft = float(np.mean(data.per._value(m + t * dm, data.k))) + 0.5 * data.lam * (wn2 + 2 * t * wdw + t * t * dwn2)
         if np.isfinite(Ft) and Ft <= F0 + _ARMIJO * t * slope:
             return t, False
         t *= 0.5
@@ -536,7 +528,7 @@ def _newton_primal(data: _Data, tol: float, max_iter: int, certify: bool = False
         m = y * (X @ w + b)
         if certify and np.all(m > 0):
             _raise_separable(data, weak=False)
-        der = data.per.derivative(m, data.k)
+        der = data.per._derivative(m, data.k)
         ry = y * der / n
         gw = X.T @ ry + lam * w
         gb = float(ry.sum())
@@ -575,7 +567,7 @@ def _newton_primal(data: _Data, tol: float, max_iter: int, certify: bool = False
         dw = step[:d]
         db = float(step[d]) if ic else 0.0
         dm = y * (X @ dw + db)
-        F0 = float(np.mean(data.per.value(m, data.k))) + 0.5 * lam * float(w @ w)
+        F0 = float(np.mean(data.per._value(m, data.k))) + 0.5 * lam * float(w @ w)
         try:
             t, noisy = _line_search(data, m, dm, F0, slope, float(w @ w), float(w @ dw), float(dw @ dw))
         except _LineSearchFailure:
@@ -599,7 +591,7 @@ def _newton_kernel(data: _Data, tol: float, max_iter: int):
     for it in range(max_iter + 1):
         Kb = K @ beta
         m = y * (Kb + b)
-        der = data.per.derivative(m, data.k)
+        der = data.per._derivative(m, data.k)
         ry = y * der / n
         v = ry + lam * beta                     # grad_w F = X^T v
         gb = float(ry.sum())
@@ -650,7 +642,7 @@ def _newton_kernel(data: _Data, tol: float, max_iter: int):
             slope = float(v @ Kd) + gb * db
         dm = y * (Kd + db)
         wn2 = float(beta @ Kb)
-        F0 = float(np.mean(data.per.value(m, data.k))) + 0.5 * lam * wn2
+        F0 = float(np.mean(data.per._value(m, data.k))) + 0.5 * lam * wn2
         try:
             t, noisy = _line_search(data, m, dm, F0, slope, wn2, float(beta @ Kd), float(dbeta @ Kd))
         except _LineSearchFailure:
@@ -693,7 +685,7 @@ def _fit_square_qr(data: _Data, tol: float) -> ERMFit:
     for it in range(1, 4):                      # solve + up to two refinement steps
         w, b = theta[:d], (float(theta[d]) if ic else 0.0)
         m = y * (X @ w + b)
-        der = data.per.derivative(m, data.k)
+        der = data.per._derivative(m, data.k)
         ry = y * der / n
         res = _smooth_residual(data, X.T @ ry, float(ry.sum()), der, m, w, colmax)
         if res <= tol:

@@ -63,9 +63,9 @@ from ..group import group_margins
 from ..losses import HINGE, LOSS_NAMES, PRESETS, ClusterLosses, Loss, VSLoss, cluster_losses, resolve_loss, vs_preset
 from ..models import ClusterGMM, GroupGMM, LabelGMM
 from ..solver import max_margin
-from .sampling import check_memory, classifier_errors, embedded_means, noise_scales, sample
+from .sampling import ReadOnlyResult, check_memory, classifier_errors, embedded_means, noise_scales, sample
 from .svm import fit_max_margin
-from .vsloss import check_gd_options, train_vs
+from .vsloss import check_gd_options, check_gd_work, train_vs
 
 __all__ = ["MonteCarloResult", "monte_carlo", "cluster_margins", "max_jobs", "MAX_TRIALS"]
 
@@ -287,7 +287,7 @@ def _erm_trial(model, data, spec):
     counts = np.bincount(data.k, minlength=K).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         train_error = np.bincount(data.k, weights=(margins < 0), minlength=K) / counts
-        train_loss = np.bincount(data.k, weights=losses.value(margins, data.k), minlength=K) / counts
+        train_loss = np.bincount(data.k, weights=losses._value(margins, data.k), minlength=K) / counts
     errors = classifier_errors(model, fit.w, fit.b)
     return _metrics(model, errors, float(np.linalg.norm(fit.w)), float(fit.b), False,
                     {"train_error": train_error, "train_loss": train_loss})
@@ -305,7 +305,7 @@ def _empty_reasons(shape) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class MonteCarloResult:
+class MonteCarloResult(ReadOnlyResult):
     """Simulation summary at each point of the (gamma, delta) sweep.
 
     ``mean[name]``, ``se[name]`` (standard error of the mean over the valid
@@ -331,6 +331,10 @@ class MonteCarloResult:
     valid trial, ``realised_unavailable[idx]`` says why (``{reason: count}``)
     and ``theory_realised`` is NaN there; :meth:`consistent` with
     ``realised=True`` then raises rather than compare.
+
+    Read-only: every array is read-only and every dict (``mean``, ``se``,
+    ``theory``, ``trials``, ``theory_realised``, ``theory_trials`` and the
+    per-point reason counts) a read-only mapping; a result pickles.
     """
 
     gamma: np.ndarray
@@ -385,12 +389,31 @@ class MonteCarloResult:
         which removes the O(1/n) bias of random cluster counts (module
         docstring); same k and allowance."""
         theory = self._reference(name, realised)
+        if isinstance(k, (str, bytes, bool, np.bool_)) or not isinstance(k, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(k) and k > 0):
+            raise ValueError(f"k must be a finite number > 0 (standard errors), got {k!r}")
         allowance = 2.0 * np.maximum(1.0, np.abs(theory)) / self.n
         return np.abs(self.mean[name] - theory) <= k * self.se[name] + allowance
 
-    def table(self, names=("R_plus", "R_minus", "R_bal", "R")) -> str:
-        """Plain-text table of theory against simulation (mean +- se)."""
-        names = [nm for nm in names if nm in self.mean and np.ndim(self.theory[nm]) == np.ndim(self.gamma)]
+    def table(self, names=None) -> str:
+        """Plain-text table of theory against simulation (mean +- se).
+
+        ``names``: metric names (or one name) with one value per point, e.g.
+        ``("R_bal", "q")``; an unknown or per-cluster name is a ValueError
+        naming it.  Default: those of ``R_plus``, ``R_minus``, ``R_bal``,
+        ``R`` the model has."""
+        scalar = [nm for nm in self.mean if np.ndim(self.theory[nm]) == np.ndim(self.gamma)]
+        if names is None:
+            names = [nm for nm in ("R_plus", "R_minus", "R_bal", "R") if nm in scalar]
+        else:
+            if isinstance(names, str):
+                names = (names,)
+            if not isinstance(names, (list, tuple)) or not all(isinstance(nm, str) for nm in names):
+                raise ValueError(f"names must be a metric name or a sequence of them, got {names!r}")
+            unknown = [nm for nm in names if nm not in scalar]
+            if unknown:
+                raise ValueError(f"names: {unknown[0]!r} is not a metric with one value per point; choose from "
+                                 f"{sorted(scalar)}")
         lines = ["gamma    delta    d      valid  " + "  ".join(f"{nm:>24s}" for nm in names)]
         for idx in np.ndindex(np.shape(self.gamma)):
             cells = [f"{self.mean[nm][idx]:.4f}±{self.se[nm][idx]:.4f} ({self.theory[nm][idx]:.4f})"
@@ -450,7 +473,10 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
     gd_options : dict
         Passed to :func:`~.vsloss.train_vs` (keys ``method``, ``lr``,
         ``max_iter``, ``gtol``, ``n_records``; default: ``lr=1.0``,
-        ``max_iter=20000``, ``gtol=0``: deep in the terminal phase).
+        ``max_iter=20000``, ``gtol=0``: deep in the terminal phase).  Each
+        trial's work bound (:func:`~.vsloss.check_gd_work`: ``max_iter x
+        (n min(n, d) + 9e4) <= 1e11``) is checked, naming ``gd_options``,
+        before any work.
     lam : float or array_like, optional
         Ridge of a regularised ERM (broadcast with gamma and delta); lam = 0
         trials on a separable sample are counted invalid (no minimiser).
@@ -505,6 +531,8 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
         raise ValueError(f"trials: {g_flat.size} points x {trials} trials = {g_flat.size * trials} exceeds the "
                          f"budget of {MAX_TRIALS} trials per sweep")
     dims = _check_sizes(model, n, g_flat, specs)
+    if gd_opts is not None:
+        check_gd_work(gd_opts["max_iter"], 1, n, max(dims), name="gd_options")
 
     # theory first (cheap; raises NotSeparableError before any simulation)
     theory_list = [_theory(model, dim / n, spec) for dim, spec in zip(dims, specs)]

@@ -22,14 +22,27 @@ from each cluster, ``floor(n pi_k)`` plus one more for the clusters with the
 largest remainders ``n pi_k - floor(n pi_k)`` (ties to the lower index), so
 every trial sees the cluster fractions ``round(n pi_k)/n`` and none is
 unlucky enough to draw no minority sample.
+
+Read-only results
+-----------------
+The result objects of the simulation side (:class:`Sample`,
+:class:`~.svm.MaxMarginFit`, :class:`~.vsloss.TrainResult`,
+:class:`~.erm.ERMFit`, :class:`~.montecarlo.MonteCarloResult`,
+:class:`~asymptotics.datadriven.DeltaSuggestion`) are frozen dataclasses
+whose arrays are read-only (a read-only view: no copy) and whose dicts are
+read-only mappings (:class:`types.MappingProxyType`); they pickle (and
+``copy.deepcopy``) to equal, equally read-only objects.
 """
 from __future__ import annotations
 
+import dataclasses
+import numbers
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
-from .._validation import boolean, finite_array
+from .._validation import boolean
 from ..gaussian import Q
 from ..models import ClusterGMM
 
@@ -49,6 +62,92 @@ def check_memory(n_elements, name: str, what: str) -> None:
                          "MEMORY_BUDGET_BYTES)")
 
 
+def real_array(value, name: str, ndim: int | None = None) -> np.ndarray:
+    """Finite float array (of the given ndim) with one-line messages naming
+    ``name`` and no array repr.  Strings, booleans, complex numbers and
+    objects that are not real numbers are refused rather than converted."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be numeric, got a string")
+    try:
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except (TypeError, ValueError):       # ragged nested sequences
+        raise ValueError(f"{name} must be a numeric array, got a ragged or non-numeric "
+                         f"{type(value).__name__}") from None
+    kind = raw.dtype.kind
+    if kind == "c":
+        raise ValueError(f"{name} must be real, got complex values (dtype {raw.dtype})")
+    if kind == "b":
+        raise ValueError(f"{name} must be numeric, got booleans")
+    if kind == "O":
+        for v in raw.ravel():
+            if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name} must be numeric, got an entry of type {type(v).__name__}")
+    elif kind not in "iuf":
+        raise ValueError(f"{name} must be numeric, got dtype {raw.dtype}")
+    try:
+        arr = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be numeric, got {type(value).__name__}") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {int(bad.sum())} non-finite entries")
+    return arr
+
+
+def readonly(value):
+    """``value`` made read-only without copying data: an array becomes a
+    read-only view (the caller's array keeps its flags), a dict a read-only
+    mapping of read-only values, a list a tuple; anything else is returned
+    as is.  Object arrays (e.g. of dicts) have their entries frozen too."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            out = np.empty(value.shape, dtype=object)
+            for idx in np.ndindex(value.shape):
+                out[idx] = readonly(value[idx])
+        else:
+            out = value.view()
+        out.setflags(write=False)
+        return out
+    if isinstance(value, (dict, MappingProxyType)):
+        return MappingProxyType({key: readonly(v) for key, v in value.items()})
+    if isinstance(value, list):
+        return tuple(readonly(v) for v in value)
+    return value
+
+
+def thaw(value):
+    """The picklable counterpart of :func:`readonly`: read-only mappings back
+    to dicts (recursively, also inside object arrays); arrays as they are."""
+    if isinstance(value, MappingProxyType):
+        return {key: thaw(v) for key, v in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        out = np.empty(value.shape, dtype=object)
+        for idx in np.ndindex(value.shape):
+            out[idx] = thaw(value[idx])
+        return out
+    return value
+
+
+def _rebuild(cls, fields: dict):
+    return cls(**fields)
+
+
+class ReadOnlyResult:
+    """Mixin for frozen dataclasses: ``__post_init__`` makes every field
+    read-only (:func:`readonly`), pickling goes through plain dicts (a
+    ``MappingProxyType`` does not pickle) and the constructor freezes again."""
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, readonly(getattr(self, f.name)))
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), {f.name: thaw(getattr(self, f.name)) for f in dataclasses.fields(self)
+                                        if f.init}))
+
+
 def stratified_counts(priors, n: int) -> np.ndarray:
     """Exact cluster counts of a stratified sample of size ``n``: ``floor(n pi_k)``
     and the remainder, one each, to the clusters with the largest fractional
@@ -63,10 +162,11 @@ def stratified_counts(priors, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Sample:
+class Sample(ReadOnlyResult):
     """``n`` draws: features ``X`` (n x d), labels ``y`` (+1/-1) and the
     cluster index ``k`` of each row (for label models 0 = class +1, 1 = class
-    -1; for group models the subgroup order of :class:`GroupGMM`)."""
+    -1; for group models the subgroup order of :class:`GroupGMM`).  The
+    arrays are read-only (module docstring)."""
 
     X: np.ndarray
     y: np.ndarray
@@ -179,6 +279,13 @@ def sample_mismatch(model: ClusterGMM, n: int, D: int, p: int, rng: np.random.Ge
     return Sample(X=np.ascontiguousarray(s.X[:, :p]), y=s.y, k=s.k)
 
 
+def _scalar_b(b) -> float:
+    arr = real_array(b, "b")
+    if arr.ndim != 0:
+        raise ValueError(f"b must be a scalar intercept, got shape {arr.shape}")
+    return float(arr)
+
+
 def classifier_errors(model: ClusterGMM, w, b: float = 0.0) -> np.ndarray:
     r"""Exact test error of the linear classifier sign(w.x + b) on each cluster:
 
@@ -187,8 +294,8 @@ def classifier_errors(model: ClusterGMM, w, b: float = 0.0) -> np.ndarray:
     (``w`` of length d; the means are embedded in d coordinates; Sigma = I
     unless the model has a covariance).
     """
-    w = finite_array(w, "w", ndim=1)
-    b = float(finite_array(b, "b"))
+    w = real_array(w, "w", ndim=1)
+    b = _scalar_b(b)
     if not np.any(w):
         raise ValueError("w must not be zero")
     scale = float(np.max(np.abs(w)))          # the errors are scale-free: no overflow for a huge w
@@ -201,11 +308,12 @@ def classifier_errors(model: ClusterGMM, w, b: float = 0.0) -> np.ndarray:
 def empirical_errors(model: ClusterGMM, w, b: float, n_test: int, rng: np.random.Generator) -> np.ndarray:
     """Per-cluster error rates of sign(w.x + b) on a fresh test sample of
     ``n_test`` points (NaN for a cluster with no test point)."""
-    w = finite_array(w, "w", ndim=1)
+    w = real_array(w, "w", ndim=1)
     n_test = _check_size(n_test, "n_test")
     check_memory(n_test * w.size, "n_test", f"an n_test x d = {n_test} x {w.size} test sample")
     test = sample(model, n_test, w.size, rng)
-    wrong = test.y * (test.X @ w + float(b)) <= 0
+    b = _scalar_b(b)
+    wrong = test.y * (test.X @ w + b) <= 0
     counts = np.bincount(test.k, minlength=model.n_clusters)
     errs = np.bincount(test.k, weights=wrong, minlength=model.n_clusters)
     with np.errstate(invalid="ignore", divide="ignore"):

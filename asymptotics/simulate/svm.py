@@ -28,8 +28,13 @@ Backends
 Every answer is then *polished*: on the support set S the KKT conditions are
 linear, :math:`Q_{SS} a_S + y_S b = m_S`, :math:`y_S^T a_S = 0`; solving them
 exactly gives machine-precision margins when S is right, and the polished
-point is kept only if it is feasible (``a_S >= 0``, every margin met).  The
-result carries its KKT residual.
+point is kept only if it is feasible (``a_S >= 0``, every margin met).  S is
+guessed from the solver's answer, in turn (at most four solves, the first
+feasible kept): alpha above 1e-9, 1e-6 or 1e-12 of its largest entry, or
+the samples on their margin to 1e-7 (the size at which an interior-point
+answer leaves the zero duals depends on the problem's scale and
+conditioning, so no single threshold always works).  The result carries
+its KKT residual.
 
 Separability.  With fewer unknowns than points (``d (+1) < n``) it is decided
 before solving by a linear program (HiGHS); otherwise the solve itself
@@ -38,6 +43,17 @@ and only a solve that fails pays for the LP, which then tells non-separable
 data (:class:`~asymptotics.NotSeparableError`) from a genuine solver failure
 (:class:`~asymptotics.ConvergenceError`).  Nothing is assumed about general
 position: duplicate, zero or collinear rows are decided like any others.
+
+Scale.  The problem is scale-covariant: ``w(cX) = w(X)/c``, ``b(cX) = b``,
+``alpha(cX) = alpha(X)/c^2``, and ``margins -> r margins`` multiplies ``w``,
+``b`` and ``alpha`` by ``r``.  Every solve (and the separability LP) therefore
+runs on ``X`` and the margins rescaled by powers of two (exact: no rounding)
+to a canonical scale, the largest row norm of ``X`` in [1, 2) and the largest
+margin in [1, 2), and the answer is scaled back exactly, so that data in any
+unit get the same answer.  Supported: every scale at which the answer is
+representable in double precision, ``w ~ 1/|x|`` and ``alpha ~ 1/|x|^2``
+(roughly ``1e-150 < max|x| < 1e150`` for unit margins); beyond it a one-line
+ValueError naming ``X`` (rescale the data; the direction does not change).
 
 Bounds.  libsvm runs at most ``max(10^4, 50 n)`` SMO steps (a hard-margin
 solve on Gaussian data takes a few thousand at n = 800); past that PIQP takes
@@ -55,7 +71,7 @@ import numpy as np
 
 from .._validation import boolean
 from ..errors import ConvergenceError, NotSeparableError
-from .sampling import check_memory
+from .sampling import ReadOnlyResult, check_memory, real_array
 
 __all__ = ["MaxMarginFit", "fit_max_margin", "is_separable"]
 
@@ -67,8 +83,8 @@ _LP_TIME_LIMIT = 120.0        # seconds
 
 
 @dataclass(frozen=True)
-class MaxMarginFit:
-    """Exact max-margin solution.
+class MaxMarginFit(ReadOnlyResult):
+    """Exact max-margin solution (arrays read-only).
 
     Attributes
     ----------
@@ -99,19 +115,31 @@ class MaxMarginFit:
 
 
 def _matrix(value, name: str, ndim: int) -> np.ndarray:
-    """Finite float array of the given ndim; one-line messages (no array repr)."""
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be numeric, got a string")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric, got {type(value).__name__}") from None
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if np.any(bad):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {int(bad.sum())} non-finite entries")
-    return arr
+    """Finite real float array of the given ndim; one-line messages (no array
+    repr); strings, booleans and complex numbers refused."""
+    return real_array(value, name, ndim)
+
+
+def _pow2_exponent(top: float) -> int:
+    """The e with 2^e top in [1, 2) (0 for top = 0): an exact rescaling."""
+    if not top > 0:
+        return 0
+    return 1 - int(np.frexp(top)[1])
+
+
+def _canonical(X: np.ndarray, m: np.ndarray):
+    """X 2^a (largest row norm in [1, 2)) and m 2^c (largest margin in [1, 2)),
+    with a and c (module docstring, "Scale"); no copy when a = 0 / c = 0."""
+    top = float(np.max(np.abs(X))) if X.size else 0.0
+    a0 = _pow2_exponent(top)                       # max |x| in [1, 2): the row norms cannot overflow
+    Xs = np.ldexp(X, a0) if a0 else X              # at most one copy of X
+    rows = float(np.sqrt(np.max(np.einsum("ij,ij->i", Xs, Xs)))) if X.size else 0.0
+    a = a0 + _pow2_exponent(rows)
+    if a != a0:
+        Xs = np.ldexp(Xs, a - a0, out=Xs) if a0 else np.ldexp(X, a)
+    c = _pow2_exponent(float(np.max(m))) if m is not None and m.size else 0
+    ms = (np.ldexp(m, c) if c else m) if m is not None else None
+    return Xs, ms, a, c
 
 
 def _check_xy(X, y):
@@ -140,7 +168,8 @@ def is_separable(X, y, intercept: bool = True) -> bool:
     """
     X, y = _check_xy(X, y)
     intercept = boolean(intercept, "intercept")
-    return _separable(X, y, intercept)
+    Xs, _, _, _ = _canonical(X, None)           # separability is scale-invariant
+    return _separable(Xs, y, intercept)
 
 
 def _separable(X, y, intercept, K=None) -> bool:
@@ -176,11 +205,33 @@ def _kkt(K, y, m, a, b, intercept):
     return max(viol, comp, eq), float((y * f / m).min())
 
 
-def _polish(K, y, m, a, intercept):
-    """Exact solve of the KKT system on the support set; None if infeasible."""
-    if not np.all(np.isfinite(a)) or a.max() <= 0:
+def _polish(K, y, m, a, b, intercept):
+    """Exact solve of the KKT system on a guessed support set; None if no guess
+    gives a feasible point.  The guesses, tried in turn until one is feasible:
+    alpha above 1e-9, 1e-6 and 1e-12 of its largest entry, and the samples on
+    their margin to 1e-7 (an interior-point answer leaves the zero duals at
+    a size that depends on the problem, so no single threshold always works).
+    Any feasible point is *the* solution: stationarity holds by construction,
+    complementarity and the margins are checked."""
+    if not (np.all(np.isfinite(a)) and np.isfinite(b)) or a.max() <= 0:
         return None
-    S = np.flatnonzero(a > 1e-9 * a.max())
+    top = a.max()
+    with np.errstate(all="ignore"):
+        on_margin = y * (K @ (a * y) + b) / m - 1.0 <= 1e-7
+    seen = set()
+    for mask in (a > 1e-9 * top, a > 1e-6 * top, on_margin, a > 1e-12 * top):
+        S = np.flatnonzero(mask)
+        key = S.tobytes()
+        if S.size == 0 or key in seen:
+            continue
+        seen.add(key)
+        out = _polish_on(K, y, m, S, intercept)
+        if out is not None:
+            return out
+    return None
+
+
+def _polish_on(K, y, m, S, intercept):
     Q = (y[S, None] * y[None, S]) * K[np.ix_(S, S)]
     if intercept:
         M = np.zeros((S.size + 1, S.size + 1))
@@ -200,10 +251,11 @@ def _polish(K, y, m, a, intercept):
     aS = sol[: S.size]
     if np.any(aS < 0):
         return None
-    out = np.zeros_like(a)
+    out = np.zeros(y.size)
     out[S] = aS
     b = float(sol[-1]) if intercept else 0.0
-    f = K @ (out * y) + b
+    with np.errstate(all="ignore"):
+        f = K @ (out * y) + b
     if not np.min(y * f / m) >= 1.0 - 1e-10:
         return None
     return out, b
@@ -316,6 +368,8 @@ def fit_max_margin(X, y, margins=None, intercept: bool = True, backend: str = "a
     if backend == "svc" and not (intercept and label_margins):
         raise ValueError("backend 'svc' needs an intercept and margins that depend on the label only")
     check_memory(n * n, "X", f"the n x n Gram matrix of n = {n} samples")
+    X_in = X
+    X, m, a_exp, c_exp = _canonical(X, m)        # exact power-of-two rescaling (module docstring)
 
     def not_separable():
         return NotSeparableError(d / n, float("nan"), intercept)
@@ -339,7 +393,7 @@ def fit_max_margin(X, y, margins=None, intercept: bool = True, backend: str = "a
                 backend = "piqp"
             out = _solve_piqp(K, y, m, intercept)
         a, b = out
-        polished = _polish(K, y, m, a, intercept)
+        polished = _polish(K, y, m, a, b, intercept)
         if polished is not None:
             a, b = polished
         res, ratio = _kkt(K, y, m, a, b, intercept)
@@ -349,6 +403,20 @@ def fit_max_margin(X, y, margins=None, intercept: bool = True, backend: str = "a
         if known is None and not _separable(X, y, intercept, K):
             raise not_separable() from None
         raise
-    w = X.T @ (a * y)
-    return MaxMarginFit(w=w, b=b, alpha=a, support=np.flatnonzero(a > 0), kkt_residual=res,
+    w_s = X.T @ (a * y)
+    support = np.flatnonzero(a > 0)
+    # back to the caller's units, exactly: w 2^(a - c), b 2^(-c), alpha 2^(2a - c)
+    with np.errstate(over="ignore", under="ignore"):
+        w = np.ldexp(w_s, a_exp - c_exp) if a_exp != c_exp else w_s
+        b = float(np.ldexp(b, -c_exp)) if c_exp else float(b)
+        alpha = np.ldexp(a, 2 * a_exp - c_exp) if 2 * a_exp != c_exp else a
+    tiny = np.finfo(float).tiny
+    w_top, w_s_top = float(np.max(np.abs(w))), float(np.max(np.abs(w_s)))
+    if not (np.all(np.isfinite(w)) and np.isfinite(b) and np.all(np.isfinite(alpha))
+            and (w_s_top == 0 or w_top >= tiny) and (support.size == 0 or float(alpha[support].min()) >= tiny)):
+        top, m_top = float(np.max(np.abs(X_in))), float(np.ldexp(m.max(), -c_exp))
+        raise ValueError(f"X: at this scale (largest |x| = {top:.3g}, largest margin = {m_top:.3g}) the max-margin "
+                         "solution (w ~ 1/|x|, alpha ~ 1/|x|^2) is not representable in double precision; rescale X "
+                         "(w(cX) = w(X)/c, b unchanged)")
+    return MaxMarginFit(w=w, b=b, alpha=alpha, support=support, kkt_residual=res,
                         min_margin_ratio=ratio, backend=backend, polished=polished is not None)

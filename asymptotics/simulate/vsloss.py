@@ -23,6 +23,17 @@ The intercept option trains ``f = w.x + b`` with ``b`` an ordinary parameter;
 gradient descent then converges to the max-margin direction of ``(w, b)``
 jointly, which penalises ``b`` -- *not* the free-intercept SVM.  The paper's
 Fig. 2 experiments train without an intercept (the default).
+
+Bounds.  A run takes at most ``max_iter <= MAX_ITER_CAP = 10^6`` steps, and
+its work ``max_iter x (B n min(n, m) + 9 10^4)`` must be at most
+:data:`GD_WORK_BUDGET` ``= 10^11`` (B problems at once, ``m = d``, plus one
+with an intercept: a step costs ``n min(n, m)`` per problem in the primal or
+the Gram form, plus a fixed cost of about ``9 10^4`` such units, ~40 us);
+both are checked, with a one-line ValueError naming ``max_iter``, before
+any work.  A unit costs about 0.3-0.4 ns on one core (measured, 2-core
+machine: 1e6 steps at n = 30, d = 2 in 37 s; n = 400, d = 249 at 80 us a
+step; n = 800, d = 1600 at 220 us a step), so a call within the bounds
+ends within about 40 s.
 """
 from __future__ import annotations
 
@@ -31,24 +42,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_expit
 
-from .._validation import boolean, finite_array
+from .._validation import boolean
 from ..errors import ConvergenceError
 from ..losses import PRESETS, VSLoss, cluster_losses, vs_preset
 from ..models import ClusterGMM
-from .sampling import classifier_errors, embedded_means
+from .sampling import ReadOnlyResult, classifier_errors, embedded_means, real_array
 from .svm import _check_xy
 
-__all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs", "train_vs_batch", "check_gd_options"]
+__all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs", "train_vs_batch", "check_gd_options",
+           "check_gd_work", "MAX_ITER_CAP", "GD_WORK_BUDGET"]
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class TrainResult(ReadOnlyResult):
     """Outcome of :func:`train_vs`.
 
     ``history`` holds arrays over the recorded iterations: ``iteration``,
     ``loss``, ``grad_norm``, ``train_error`` and, when asked for,
     ``test_error`` (balanced over the labels, exact from the model's means)
-    and ``angle`` (radians, between w and ``w_ref``).
+    and ``angle`` (radians, between w and ``w_ref``).  ``w`` and the history
+    are read-only (a read-only mapping of read-only arrays).
     """
 
     w: np.ndarray
@@ -60,7 +73,11 @@ class TrainResult:
     history: dict = field(repr=False)
 
 
-_MAX_ITER_CAP = 10 ** 9
+MAX_ITER_CAP = 10 ** 6
+"""Most gradient-descent steps one run may take (module docstring, "Bounds")."""
+GD_WORK_BUDGET = 10 ** 11
+"""Largest ``max_iter x (B n min(n, m) + 9e4)`` a gradient-descent call accepts."""
+_STEP_OVERHEAD = 90_000       # the fixed cost of a step (~40 us), in units of n min(n, m)
 
 
 def _positive_int(value, name: str, cap: int | None = None) -> int:
@@ -88,12 +105,25 @@ def check_gd_options(method="normalized", lr=0.1, max_iter=10_000, gtol=1e-8, n_
     lr = _number(lr, "lr")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    max_iter = _positive_int(max_iter, "max_iter", _MAX_ITER_CAP)
+    max_iter = _positive_int(max_iter, "max_iter", MAX_ITER_CAP)
     gtol = _number(gtol, "gtol")
     if not (np.isfinite(gtol) and gtol >= 0):
         raise ValueError(f"gtol must be a finite number >= 0, got {gtol!r}")
     n_records = _positive_int(n_records, "n_records", 10 ** 6)
     return method, lr, max_iter, gtol, n_records
+
+
+def check_gd_work(max_iter: int, B: int, n: int, m: int, name: str = "max_iter") -> None:
+    """ValueError naming ``name`` when ``max_iter`` steps on ``B`` problems of
+    ``n`` samples in ``m`` coordinates exceed :data:`GD_WORK_BUDGET` (module
+    docstring, "Bounds")."""
+    work = float(max_iter) * (float(B) * n * min(n, m) + _STEP_OVERHEAD)
+    if work > GD_WORK_BUDGET:
+        most = int(GD_WORK_BUDGET // (float(B) * n * min(n, m) + _STEP_OVERHEAD))
+        raise ValueError(f"{name}: {max_iter} steps on {B} problem(s) of n = {n} samples in {m} coordinates "
+                         f"need {work:.3g} units of work (max_iter x (B n min(n, d) + 9e4)), above the budget of "
+                         f"{GD_WORK_BUDGET:.0e} (about 40 s; asymptotics.simulate.vsloss.GD_WORK_BUDGET): lower "
+                         f"max_iter to at most {most}")
 
 
 def _cluster_indices(clusters, y, size: int) -> np.ndarray:
@@ -242,7 +272,9 @@ def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: 
     lr : float
         Step (``"gd"``) or step length (``"normalized"``).
     max_iter : int
-        Step cap, a positive integer (at most 1e9).
+        Step cap, a positive integer, at most :data:`MAX_ITER_CAP` (1e6) and
+        with ``max_iter x (n min(n, d) + 9e4)`` at most :data:`GD_WORK_BUDGET`
+        (1e11), checked before any work (module docstring, "Bounds").
     gtol : float
         Stop when ||grad L|| < gtol (0 runs to the cap).
     model : ClusterGMM, optional
@@ -268,6 +300,7 @@ def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: 
     k = _cluster_indices(clusters, y, loss.size)
     method, lr, max_iter, gtol, n_records = check_gd_options(method, lr, max_iter, gtol, n_records)
     intercept = boolean(intercept, "intercept")
+    check_gd_work(max_iter, 1, n, d + int(intercept))
     if model is not None and not isinstance(model, ClusterGMM):
         raise ValueError(f"model must be a ClusterGMM (LabelGMM, GroupGMM) or None, got {type(model).__name__}")
     if model is not None:
@@ -277,7 +310,7 @@ def train_vs(X, y, loss: VSLoss, clusters=None, method: str = "normalized", lr: 
     Z = X if not intercept else np.hstack([X, np.ones((n, 1))])
     yZ = y[:, None] * Z
     if w_ref is not None:
-        w_ref = finite_array(w_ref, "w_ref", ndim=1)
+        w_ref = real_array(w_ref, "w_ref", ndim=1)
         if w_ref.size != d:
             raise ValueError(f"w_ref must have one entry per feature ({d}), got {w_ref.size}")
         if not np.any(w_ref):
@@ -317,18 +350,26 @@ def train_vs_batch(X, y, losses, method: str = "normalized", lr: float = 0.1, ma
     (W, iterations, converged, histories) : arrays (B, d), (B,), (B,) and a
     list of B history dicts (empty without ``n_records``).
     """
-    X = finite_array(X, "X", ndim=3)
+    X = real_array(X, "X", ndim=3)
     B, n, d = X.shape
-    y = finite_array(y, "y", ndim=2)
+    if B < 1 or n < 1 or d < 1:
+        raise ValueError(f"X must hold at least one training set with one sample and one feature, got shape {X.shape}")
+    y = real_array(y, "y", ndim=2)
     if y.shape != (B, n) or not np.all(np.isin(y, (-1.0, 1.0))):
         raise ValueError(f"y must have shape {(B, n)} with labels +1/-1")
-    if len(losses) != B or not all(isinstance(lo, VSLoss) and lo.size <= 2 for lo in losses):
-        raise ValueError(f"losses must be {B} VSLoss objects with one or two (class) entries")
+    if isinstance(losses, VSLoss) or not isinstance(losses, (list, tuple)) or len(losses) != B \
+            or not all(isinstance(lo, VSLoss) and lo.size <= 2 for lo in losses):
+        raise ValueError(f"losses must be a list of {B} VSLoss objects with one or two (class) entries")
+    if isinstance(n_records, (bool, np.bool_)) or not isinstance(n_records, (int, np.integer)) or n_records < 0:
+        raise ValueError(f"n_records must be a non-negative integer (0: no history), got {n_records!r}")
     method, lr, max_iter, gtol, n_rec = check_gd_options(method, lr, max_iter, gtol, max(n_records, 1))
+    check_gd_work(max_iter, B, n, d)
     if model is not None and not isinstance(model, ClusterGMM):
         raise ValueError(f"model must be a ClusterGMM (LabelGMM, GroupGMM) or None, got {type(model).__name__}")
+    if model is not None:
+        embedded_means(model, d)        # the model must fit in d coordinates (ValueError naming d)
     if w_ref is not None:
-        w_ref = finite_array(w_ref, "w_ref", ndim=1)
+        w_ref = real_array(w_ref, "w_ref", ndim=1)
         if w_ref.size != d or not np.any(w_ref):
             raise ValueError(f"w_ref must be a non-zero vector of length {d}")
         w_ref = w_ref / np.linalg.norm(w_ref)
