@@ -54,7 +54,7 @@ from .group import GSSVMResult, gs_svm
 from .losses import HingeLoss, SquareLoss, VSLoss, vs_preset
 from .label import CSSVMResult, cs_svm
 from .models import ClusterGMM, GroupGMM, LabelGMM
-from .solver import MaxMarginResult, max_margin, separability_threshold
+from .solver import MaxMarginResult, ThresholdUnderflowWarning, max_margin, separability_threshold
 from .erm import ERMPath, ERMResult, erm, erm_path
 from .optimize import MarginOptimum, ParetoFront, optimize_margins, pareto_front
 from .sensitivity import Sensitivity, sensitivity
@@ -65,7 +65,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ClusterGMM", "LabelGMM", "GroupGMM",
-    "max_margin", "MaxMarginResult", "separability_threshold",
+    "max_margin", "MaxMarginResult", "separability_threshold", "ThresholdUnderflowWarning",
     "cs_svm", "CSSVMResult",
     "gs_svm", "GSSVMResult",
     "delta_star", "delta_min_error", "DeltaResult", "DeltaWarning",

@@ -45,7 +45,7 @@ from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
 from .results import MaxMarginResult, _messages, error_fields, freeze_fields, frozen, frozen_metrics
-from .solver import _check_intercept_labels, max_margin, separability_threshold
+from .solver import _check_intercept_labels, mahalanobis_model, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
 
@@ -174,17 +174,6 @@ def _fmt(a) -> str:
     return f"array(shape={a.shape})"
 
 
-def _mahalanobis(model: ClusterGMM) -> ClusterGMM:
-    """The isotropic model with the Mahalanobis Gram M^T Sigma^{-1} M: whether
-    (and how) the unregularised loss is minimised depends on the covariance
-    only through it (x -> Sigma^{-1/2} x maps the data to it)."""
-    cov = model._cov
-    if cov is None:
-        return model
-    white = cov.means / np.sqrt(cov.mean_eigs)
-    return ClusterGMM(model.priors, model.labels, gram=white @ white.T)
-
-
 def _covariance_args(model: ClusterGMM):
     """(U, sigma, atoms, weights) for the engine: the means' eigen-coordinates
     written as M = A U^T with A = ``model.factor`` (so U is an orthonormal
@@ -207,7 +196,7 @@ def _existence(model: ClusterGMM, loss: ClusterLosses, intercept: bool, gamma: f
         return NoMinimizerError(
             gamma, 1.0, f"lam = 0: the square-loss minimiser needs gamma < 1 (fewer features than samples); "
             f"at gamma = {gamma:.6g} least squares interpolates and its minimiser is not unique (use lam > 0)")
-    gs = separability_threshold(_mahalanobis(model), intercept)
+    gs = separability_threshold(mahalanobis_model(model), intercept)
     if gamma < gs and (gamma < 1.0 or not np.any(loss.kind == SQUARE)):
         return None
     kind = "with" if intercept else "without"

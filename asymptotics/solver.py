@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _engine
 from ._parallel import run_chunks
-from .covariance import covariance_max_margin, covariance_threshold
+from .covariance import covariance_max_margin
 from ._validation import boolean, broadcast_shapes, positive_array
 from .errors import ConvergenceError, NotSeparableError
 from .models import ClusterGMM
@@ -76,7 +76,9 @@ def separability_threshold(model: ClusterGMM, intercept: bool = True, log: bool 
     cache = model._threshold_cache
     key = ("log", intercept)
     if key not in cache and model._cov is not None:
-        cache[key] = math.log(covariance_threshold(model, intercept, MAX_INNER))
+        # linear separability is invariant under x -> Sigma^{-1/2} x: the threshold is the isotropic one
+        # of the Mahalanobis Gram (docs/covariance.md §4), underflow handling included
+        cache[key] = separability_threshold(mahalanobis_model(model), intercept, log=True)
     if key not in cache:
         gs, x, it, status = _engine.threshold(*model._kernel_args, intercept, 200, MAX_INNER)
         if status == _engine.UNDERFLOW:
@@ -94,6 +96,19 @@ def separability_threshold(model: ClusterGMM, intercept: bool = True, log: bool 
                       stacklevel=2)
         return 0.0
     return math.exp(value)
+
+
+def mahalanobis_model(model: ClusterGMM) -> ClusterGMM:
+    """The isotropic model with the Mahalanobis Gram M^T Sigma^{-1} M (the
+    model itself if isotropic).  The map x -> Sigma^{-1/2} x takes the data
+    to it, so everything invariant under invertible linear maps of the
+    features (linear separability, unregularised ERM) depends on the
+    covariance only through it."""
+    cov = model._cov
+    if cov is None:
+        return model
+    white = cov.means / np.sqrt(cov.mean_eigs)
+    return ClusterGMM(model.priors, model.labels, gram=white @ white.T)
 
 
 def _log_threshold(model: ClusterGMM, intercept: bool, x0: np.ndarray) -> float:

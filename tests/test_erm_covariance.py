@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import asymptotics as asy
+from asymptotics.covariance import covariance_threshold
+from asymptotics.solver import MAX_INNER
 from asymptotics.covariance import Spectrum
 from asymptotics.losses import HingeLoss, SquareLoss, VSLoss
 
@@ -90,7 +92,10 @@ def test_lam_zero_depends_only_on_the_mahalanobis_gram(loss):
     white = M / np.sqrt(spec.mean_eigenvalues)
     iso = asy.LabelGMM(0.15, white[0], white[1])
     gs = asy.separability_threshold(iso)
-    assert asy.separability_threshold(m) == pytest.approx(gs, rel=1e-9)     # the lam = 0 guard's premise
+    # the lam = 0 guard's premise, checked on the scalarised max-margin program of docs/covariance.md §4
+    # (min over its ridge lam of (Q2/P^2) gamma*_iso), which does not use the Mahalanobis reduction
+    assert covariance_threshold(m, True, MAX_INNER) == pytest.approx(gs, rel=1e-9)
+    assert asy.separability_threshold(m) == pytest.approx(gs, rel=1e-12)
     for gamma in (0.3 * gs, 0.8 * gs):
         gamma = min(gamma, 0.9) if loss == "square" else gamma
         a, b = asy.erm(m, gamma, loss, 0.0), asy.erm(iso, gamma, loss, 0.0)
@@ -175,3 +180,19 @@ def test_hinge_trivial_minimiser_with_a_covariance():
 def test_sensitivity_of_a_covariance_erm_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="covariance"):
         asy.sensitivity(asy.erm(LABEL_COV, 1.5, "CE", 0.1))
+
+
+def test_threshold_of_far_apart_means_underflows_like_the_isotropic_one():
+    """A covariance that makes the means far apart in Mahalanobis distance
+    (an eigenvalue 1e-4 along a mean direction): gamma* is below the
+    smallest double, returned as 0.0 with a warning and exactly through
+    log=True, as for isotropic models; lam = 0 ERM then has no minimiser."""
+    m = asy.LabelGMM(0.2, [2.0, 0.0], [-1.0, 1.0], covariance=np.diag([3.0, 1e-4, 1.0, 2.0]))
+    iso = asy.LabelGMM(0.2, [2.0 / np.sqrt(3.0), 0.0], [-1.0 / np.sqrt(3.0), 100.0])
+    with pytest.warns(asy.ThresholdUnderflowWarning):
+        assert asy.separability_threshold(m) == 0.0
+    log_gs = asy.separability_threshold(m, log=True)
+    assert log_gs < -745 and log_gs == pytest.approx(asy.separability_threshold(iso, log=True), rel=1e-9)
+    with pytest.raises(asy.NoMinimizerError), pytest.warns(asy.ThresholdUnderflowWarning):
+        asy.erm(m, 0.05, "CE", 0.0)
+    assert np.isfinite(float(asy.erm(m, 0.05, "CE", 1e-3).R_bal))
