@@ -241,12 +241,17 @@ def _vs(om, io, De, C, q, V, out, want_loss):
     cen = np.empty(2)
     sca = np.empty(2)
     ncen = 0
-    if A > 4.0:
-        ssmall = (2.0 / A) / (1.0 + math.sqrt(1.0 - 4.0 / A))
-        ua = math.log(ssmall) - math.log1p(-ssmall)       # upper edge (s small)
-        x_hi = (io - ua - A * ssmall) / De
-        x_lo = (io + ua - A * (1.0 - ssmall)) / De
-        for x in (x_lo, x_hi):
+    if A > 1e-6:
+        # the integrand's singularities nearest the real axis are the branch points of the prox,
+        # 1 + A s(u)(1 - s(u)) = 0: s = (1 +- r)/2 with r = sqrt(1 + 4/A), at Im B = +-pi and
+        # Re B = +-log((r + 1)/(r - 1)) + A s (B = iota - Delta x), i.e. a distance pi a from the
+        # real G axis.  Centring the asinh map on their real parts keeps the transformed
+        # integrand analytic in a strip of half-width ~pi/2 for every A (two centres even for
+        # A < 4, where the prox has no flat part but the branch points are still 2 log((r+1)/(r-1))
+        # + A r apart in B: one centre between them lost accuracy when q Delta was large).
+        r = math.sqrt(1.0 + 4.0 / A)
+        lr = math.log((r + 1.0) * (r + 1.0) * A / 4.0)     # log((r + 1)/(r - 1)), r - 1 = (4/A)/(r + 1)
+        for x in ((io - lr - 0.5 * A * (1.0 + r)) / De, (io + lr - 0.5 * A * (1.0 - r)) / De):
             g = (x - C) / q
             if -_G_LIMIT < g < _G_LIMIT:
                 cen[ncen] = g

@@ -101,3 +101,16 @@ def test_reference_does_not_just_return_its_start():
     # the reference moves the perturbed start back to the root: it lands 1e-6 away from it
     assert abs(float(r["q"]) - q) / q > 5e-7
     assert abs(float(r["q"]) - float(ours.q)) / float(ours.q) < TOL
+
+
+@pytest.mark.parametrize("norm,frac,lam", [(3.0, 0.54, 1e-6), (3.5, 0.56, 0.0), (2.5, 0.54, 1e-4), (3.0, 0.3, 0.0)])
+def test_large_score_spread_matches_reference(norm, frac, lam):
+    """Antipodal means of norm 2.5-3.5 at gamma ~ gamma*/2: the score spread
+    q is 5-10 and V omega Delta^2 just below 4, where the prox's two branch
+    points are far apart in G relative to their distance 1/(q Delta) from
+    the real axis.  (The quadrature once centred its nodes between them
+    there and was off by up to 2e-8 while reporting a 1e-15 residual.)"""
+    model = asy.LabelGMM.antipodal(0.25, norm)
+    gamma = frac * asy.separability_threshold(model)
+    ours = _check(model, gamma, asy.VSLoss(), lam, True)
+    assert float(ours.q) > 4.0
