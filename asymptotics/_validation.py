@@ -2,13 +2,52 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
+# Largest number of values one array argument (gamma, delta, margins, lam) may hold, checked before
+# it is converted (1e8 doubles: 800 MB); the engines cap the broadcast grid lower (MAX_GRID_POINTS).
+MAX_VALUES = 10 ** 8
+# Largest broadcast grid of one max-margin call (about 25 s at 2.5 us a point); erm caps lower.
+MAX_GRID_POINTS = 10 ** 7
+
+_NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint|bool|complex|str_|bytes_)\w*\(([^()]*)\)")
+
 
 def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 and "\n" not in text else text.replace("\n", " ")[:57] + "..."
+    """A value for a one-line message: plain Python reprs (lists, not numpy's
+    ``array(...)``/``np.float64(...)``), at most 60 characters."""
+    if isinstance(value, np.ndarray):
+        try:
+            text = repr(value.tolist()) if value.size <= 20 else f"an array of shape {value.shape}"
+        except Exception:       # pragma: no cover - tolist of exotic object arrays
+            text = f"an array of shape {value.shape}"
+    elif isinstance(value, np.generic):
+        text = repr(value.item())
+    else:
+        text = repr(value)
+    text = _NUMPY_SCALAR.sub(r"\1", text).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_size(value, name: str, limit: int = MAX_VALUES) -> None:
+    """ValueError naming ``name`` when an array argument holds more than
+    ``limit`` values (checked without converting it)."""
+    size = value.size if isinstance(value, np.ndarray) else None
+    if size is not None and size > limit:
+        raise ValueError(f"{name}: {size} values, at most {limit:.0e} in one call (split the grid)")
+
+
+def check_grid(shape: tuple, names: str, limit: int = MAX_GRID_POINTS) -> None:
+    """ValueError naming the arguments when their broadcast grid has more
+    than ``limit`` points (checked before anything of that size is made)."""
+    size = 1
+    for n in shape:
+        size *= int(n)
+    if size > limit:
+        raise ValueError(f"{names} broadcast to {size} points (shape {tuple(int(n) for n in shape)}), at most "
+                         f"{limit:.0e} in one call (split the grid)")
 
 
 def finite_array(value, name: str, ndim: int | None = None) -> np.ndarray:
@@ -36,6 +75,7 @@ def finite_array(value, name: str, ndim: int | None = None) -> np.ndarray:
 
 def positive_array(value, name: str) -> np.ndarray:
     """Finite array of strictly positive numbers (gamma, delta, margins)."""
+    check_size(value, name)
     arr = finite_array(value, name)
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
@@ -51,14 +91,14 @@ def probability(value, name: str) -> float:
         raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
     p = float(arr)
     if not 0.0 < p < 1.0:
-        raise ValueError(f"{name} must lie in (0, 1), got {p!r}")
+        raise ValueError(f"{name} must lie in (0, 1), got {_short(p)}")
     return p
 
 
 def boolean(value, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise ValueError(f"{name} must be True or False, got {value!r}")
+    raise ValueError(f"{name} must be True or False, got {_short(value)}")
 
 
 def broadcast_shapes(*named) -> tuple:

@@ -265,7 +265,8 @@ def _minority_prior(model) -> float:
 _API_FLAGS = {"gamma": "--gamma", "delta": "--delta", "lam": "--lam", "prior": "--prior",
               "class_prior": "--class-prior", "group_prior": "--group-prior", "mean_plus": "--mean-plus",
               "mean_minus": "--mean-minus", "mean_1": "--mean-1", "mean_2": "--mean-2", "trials": "--trials",
-              "seed": "--seed", "n_jobs": "--jobs", "method": "--method", "loss": "--loss", "n": "--n"}
+              "seed": "--seed", "n_jobs": "--jobs", "method": "--method", "loss": "--loss", "n": "--n",
+              "objective": "--objective", "constraints": "--constraint", "margins": "--margins"}
 
 
 def flag_message(message: str, args=None) -> str:
@@ -273,9 +274,12 @@ def flag_message(message: str, args=None) -> str:
     it starts with become flags and numpy reprs are dropped, e.g.
     ``delta must be > 0, got array([-1.])`` -> ``--delta must be > 0, got [-1.]``."""
     names = dict(_API_FLAGS)
-    if args is not None and getattr(args, "norms", None) is not None:
-        for k in ("mean_plus", "mean_minus", "mean_1", "mean_2"):
-            names[k] = "--norms"
+    if args is not None:
+        group = getattr(args, "model", "label") == "group"
+        names["means"] = "--mean-1/--mean-2" if group else "--mean-plus/--mean-minus"
+        if getattr(args, "norms", None) is not None:
+            for k in ("mean_plus", "mean_minus", "mean_1", "mean_2", "means"):
+                names[k] = "--norms"
     msg = re.sub(r"array\((.*?)(?:, dtype=\w+)?\)", r"\1", str(message)).replace("\n", " ")
     out = []
     rest = msg
@@ -477,7 +481,12 @@ def _predict_erm(args, model, key):
 def cmd_threshold(args):
     from .solver import separability_threshold
     model = build_model(args)
-    return [{"intercept": ic, "gamma_star": separability_threshold(model, ic)} for ic in (True, False)]
+    rows = [{"intercept": ic, "gamma_star": separability_threshold(model, ic),
+             "log_gamma_star": separability_threshold(model, ic, log=True)} for ic in (True, False)]
+    if all(r["gamma_star"] > 0 for r in rows):
+        for r in rows:          # the logarithm only where gamma_star underflows (is printed as 0)
+            del r["log_gamma_star"]
+    return rows
 
 
 def _per_gamma(args, model, solve, nan_row):
@@ -976,7 +985,7 @@ def main(argv=None) -> int:
         _error(str(exc))
         return 2
     except (DomainError, NotSeparableError, NoMinimizerError, ConvergenceError, InfeasibleError) as exc:
-        _error(str(exc).replace("\n", " "))
+        _error(flag_message(exc, args))
         return 1
     except ValueError as exc:
         if "both labels must be present" in str(exc):        # a simulated training set drew one class only

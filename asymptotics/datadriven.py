@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import _short
 from .errors import NotSeparableError
 from .models import LabelGMM
 from .simulate.sampling import ReadOnlyResult, real_array
@@ -295,24 +296,26 @@ def suggest_delta(X, y, method: str = "plugin", intercept: bool = True, folds: i
         ``margins``: the training data are not linearly separable.
     """
     if method not in ("plugin", "margins"):
-        raise ValueError(f"method must be 'plugin' or 'margins', got {method!r}")
+        raise ValueError(f"method must be 'plugin' or 'margins', got {_short(method)}")
     if isinstance(folds, (bool, np.bool_)) or not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise ValueError(f"folds must be an integer >= 2 (cross-fitting needs a held-out fold), got {folds!r}")
+        raise ValueError(f"folds must be an integer >= 2 (cross-fitting needs a held-out fold), got {_short(folds)}")
     if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)) \
             or random_state < 0:
-        raise ValueError(f"random_state must be a non-negative integer, got {random_state!r}")
+        raise ValueError(f"random_state must be a non-negative integer, got {_short(random_state)}")
     if not isinstance(intercept, (bool, np.bool_)):
-        raise ValueError(f"intercept must be True or False, got {intercept!r}")
+        raise ValueError(f"intercept must be True or False, got {_short(intercept)}")
     X = real_array(X, "X", ndim=2)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+    check_label_types(y)
+    n_y = np.shape(y)[0] if np.ndim(y) >= 1 else None
+    if n_y is not None and n_y != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {n_y}")
     s, _ = as_signed_labels(y)
-    if len(s) != X.shape[0]:
-        raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {len(s)}")
     from .simulate.svm import _canonical
     X, _, a, _ = _canonical(X, None)     # exact power-of-two rescaling: the estimates are scale-invariant
     if method == "plugin":
         return _plugin(X, s, bool(intercept), a)
     if method == "margins":
         return _margins(X, s, folds, random_state, a)
-    raise ValueError(f"method must be 'plugin' or 'margins', got {method!r}")
+    raise ValueError(f"method must be 'plugin' or 'margins', got {_short(method)}")

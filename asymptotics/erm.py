@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _erm_engine as _eng
 from ._parallel import run_chunks
-from ._validation import boolean, finite_array, positive_array
+from ._validation import _short, boolean, check_grid, check_size, finite_array, positive_array
 from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
@@ -57,6 +57,8 @@ LAM_RANGE = (1e-14, 1e10)
 OMEGA_RANGE = (1e-6, 1e6)
 DELTA_RANGE = (1e-4, 1e4)
 IOTA_MAX = 100.0
+# Largest (gamma, lam) grid of one call (about 40 s at 80 us a point).
+MAX_ERM_POINTS = 5 * 10 ** 5
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class ERMResult:
         metrics = self.__dict__.get("metrics", {})
         if name in metrics:
             return metrics[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        raise AttributeError(f"{type(self).__name__} has no attribute {_short(name)}")
 
     @property
     def beta(self):
@@ -265,7 +267,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         raise ValueError(f"model must be a ClusterGMM, LabelGMM or GroupGMM, got {type(model).__name__}")
     intercept = boolean(intercept, "intercept")
     if on_nonseparable not in ("raise", "nan"):
-        raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {on_nonseparable!r}")
+        raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {_short(on_nonseparable)}")
     _check_intercept_labels(model, intercept)
     losses = resolve_loss(loss, model, delta)
     for name, values, (lo, hi) in (("omega", losses.omega, OMEGA_RANGE), ("Delta", losses.Delta, DELTA_RANGE),
@@ -274,11 +276,12 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
             raise ValueError(f"loss: {name} must lie in [{lo:g}, {hi:g}] for erm (the range solved to full accuracy), "
                              f"got {values.tolist()}")
     gamma = positive_array(gamma, "gamma")
+    check_size(lam, "lam")
     lam = finite_array(lam, "lam")
     if lam.size == 0:
         raise ValueError("lam must not be empty")
     if np.any(lam < 0):
-        raise ValueError(f"lam must be >= 0, got {lam.tolist() if lam.ndim else float(lam)!r}")
+        raise ValueError(f"lam must be >= 0, got {_short(lam.tolist() if lam.ndim else float(lam))}")
     if np.any((lam != 0) & ((lam < LAM_RANGE[0]) | (lam > LAM_RANGE[1]))):
         raise ValueError(f"lam must be 0 or in [{LAM_RANGE[0]:g}, {LAM_RANGE[1]:g}] (the range solved to full "
                          "accuracy); for the lam -> 0 limit above gamma* use max_margin/cs_svm/gs_svm")
@@ -289,6 +292,7 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         shape = np.broadcast_shapes(gamma.shape, lam.shape)
     except ValueError:
         raise ValueError(f"gamma and lam must broadcast together, got shapes {gamma.shape} and {lam.shape}") from None
+    check_grid(shape, "gamma and lam", MAX_ERM_POINTS)
     g_flat = np.ascontiguousarray(np.broadcast_to(gamma, shape), dtype=float).reshape(-1)
     l_flat = np.ascontiguousarray(np.broadcast_to(lam, shape), dtype=float).reshape(-1)
 

@@ -1,7 +1,7 @@
 """Exceptions raised by the package."""
 from __future__ import annotations
 
-__all__ = ["NotSeparableError", "ConvergenceError", "NoMinimizerError", "InfeasibleError"]
+__all__ = ["NotSeparableError", "ConvergenceError", "NoMinimizerError", "InfeasibleError", "NotSupportedError"]
 
 
 class NotSeparableError(ValueError):
@@ -20,6 +20,12 @@ class NotSeparableError(ValueError):
         self.gamma_star = float(gamma_star)
         self.intercept = bool(intercept)
         kind = "with" if intercept else "without"
+        if self.gamma_star != self.gamma_star:      # NaN: a finite sample, which has no threshold
+            super().__init__(
+                f"the training data are not linearly separable {kind} an intercept (d/n = {self.gamma:.6g}): "
+                "no max-margin classifier exists for this sample"
+            )
+            return
         super().__init__(
             f"data are not linearly separable {kind} an intercept: gamma = {self.gamma:.6g} "
             f"<= gamma_star = {self.gamma_star:.6g}; the max-margin classifier needs gamma > gamma_star"
@@ -76,3 +82,10 @@ class InfeasibleError(ValueError):
     def __init__(self, message: str, reached: dict):
         self.reached = dict(reached)
         super().__init__(message)
+
+
+class NotSupportedError(ValueError, NotImplementedError):
+    """Input of a kind the function does not cover (e.g. a covariance model
+    where only isotropic features are implemented): a ValueError naming the
+    argument, like every input error of the package, and a
+    NotImplementedError."""

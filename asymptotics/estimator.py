@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._validation import _short
 from .datadriven import as_signed_labels, check_label_types, delta_to_shift, suggest_delta
 from .simulate.svm import _canonical, fit_max_margin
 
@@ -92,19 +93,19 @@ def _check_params(est) -> None:
     delta = est.delta
     if isinstance(delta, str):
         if delta != "auto":
-            raise ValueError(f"delta must be 'auto' or a positive number, got {delta!r}")
+            raise ValueError(f"delta must be 'auto' or a positive number, got {_short(delta)}")
     elif isinstance(delta, (bool, np.bool_)) or not isinstance(delta, numbers.Real) \
             or np.isnan(float(delta)) or not float(delta) > 0:
-        raise ValueError(f"delta must be 'auto' or a positive number, got {delta!r}")
+        raise ValueError(f"delta must be 'auto' or a positive number, got {_short(delta)}")
     if not isinstance(est.intercept, (bool, np.bool_)):
-        raise ValueError(f"intercept must be True or False, got {est.intercept!r}")
+        raise ValueError(f"intercept must be True or False, got {_short(est.intercept)}")
     if not isinstance(est.method, str) or est.method not in ("plugin", "margins"):
-        raise ValueError(f"method must be 'plugin' or 'margins', got {est.method!r}")
+        raise ValueError(f"method must be 'plugin' or 'margins', got {_short(est.method)}")
     if isinstance(est.folds, (bool, np.bool_)) or not isinstance(est.folds, (int, np.integer)) or est.folds < 2:
-        raise ValueError(f"folds must be an integer >= 2, got {est.folds!r}")
+        raise ValueError(f"folds must be an integer >= 2, got {_short(est.folds)}")
     rs = est.random_state
     if isinstance(rs, (bool, np.bool_)) or not isinstance(rs, (int, np.integer)) or rs < 0:
-        raise ValueError(f"random_state must be a non-negative integer, got {rs!r}")
+        raise ValueError(f"random_state must be a non-negative integer, got {_short(rs)}")
 
 
 class CostSensitiveSVC(ClassifierMixin, BaseEstimator):
@@ -167,7 +168,8 @@ class CostSensitiveSVC(ClassifierMixin, BaseEstimator):
         try:
             check_classification_targets(y)
         except ValueError as exc:
-            raise ValueError(f"y: {_one_line(exc, 'y')}") from None
+            text = _one_line(exc, "y")
+            raise ValueError(text if re.match(r"y\b", text) else f"y: {text}") from None
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
         if y_type != "binary":
             k = np.unique(y).size

@@ -25,10 +25,10 @@ from typing import Mapping
 
 import numpy as np
 
-from ._validation import positive_array
+from ._validation import _short, positive_array
 from .models import GroupGMM
 from .results import _messages, assemble, frozen, frozen_metrics
-from .solver import _NAN, _OK, max_margin, positive_scalar, solve_point
+from .solver import _NAN, _OK, GAMMA_MAX, max_margin, positive_scalar, solve_point
 
 __all__ = ["GSSVMResult", "gs_svm", "group_margins"]
 
@@ -116,7 +116,7 @@ def group_margins(model: GroupGMM, delta) -> np.ndarray:
         for key, value in delta.items():
             if not (isinstance(key, tuple) and len(key) == 2 and key[0] in (1, -1)
                     and isinstance(key[1], (int, np.integer)) and 1 <= key[1] <= G):
-                raise ValueError(f"delta keys must be (y, g) with y in (+1, -1) and g in 1..{G}, got {key!r}")
+                raise ValueError(f"delta keys must be (y, g) with y in (+1, -1) and g in 1..{G}, got {_short(key)}")
             value = positive_array(value, f"delta[{key}]")
             if value.ndim != 0:
                 raise ValueError(f"delta[{key}] must be a scalar margin, got shape {value.shape}")
@@ -162,7 +162,7 @@ def gs_svm(model: GroupGMM, gamma, delta=1.0, intercept: bool = True,
     G = model.n_groups
     d = positive_scalar(delta)
     if d is not None and model._cov is None and type(intercept) is bool and on_nonseparable in ("raise", "nan"):
-        g = positive_scalar(gamma)
+        g = positive_scalar(gamma, GAMMA_MAX)
         if g is not None and (model.has_both_labels or not intercept):
             marg = np.ones(2 * G)
             marg[0] = marg[G] = d

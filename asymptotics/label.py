@@ -18,7 +18,7 @@ import numpy as np
 from ._validation import positive_array
 from .models import LabelGMM
 from .results import MaxMarginResult, _messages, assemble, frozen, frozen_metrics
-from .solver import _NAN, _OK, max_margin, positive_scalar, solve_point
+from .solver import _NAN, _OK, GAMMA_MAX, max_margin, positive_scalar, solve_point
 
 __all__ = ["CSSVMResult", "cs_svm"]
 
@@ -119,7 +119,7 @@ def cs_svm(model: LabelGMM, gamma, delta, intercept: bool = True,
         raise ValueError(f"model must be a LabelGMM, got {type(model).__name__}")
     d = positive_scalar(delta)
     if d is not None and model._cov is None and type(intercept) is bool and on_nonseparable in ("raise", "nan"):
-        g = positive_scalar(gamma)
+        g = positive_scalar(gamma, GAMMA_MAX)
         if g is not None and (model.has_both_labels or not intercept):
             p = solve_point(model, g, np.array([d, 1.0]), intercept)
             if p is not None:

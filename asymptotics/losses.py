@@ -38,12 +38,13 @@ solution with small ridge *is* the max-margin classifier with margins
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from ._validation import broadcast_shapes, finite_array
+from ._validation import _short, broadcast_shapes, finite_array
 
 __all__ = ["Loss", "VSLoss", "HingeLoss", "SquareLoss", "vs_preset", "PRESETS", "LOSS_NAMES",
            "ClusterLosses", "cluster_losses"]
@@ -106,7 +107,7 @@ class Loss:
             if np.any(getattr(self, attr) <= 0):
                 raise ValueError(f"{attr} must be > 0, got {getattr(self, attr).tolist()}")
         if not isinstance(self.name, str):
-            raise ValueError(f"name must be a string, got {self.name!r}")
+            raise ValueError(f"name must be a string, got {_short(self.name)}")
 
     @property
     def size(self) -> int:
@@ -235,13 +236,16 @@ def vs_preset(name: str, prior: float, delta: float = 1.0) -> VSLoss:
     ``delta``; CE, wCE, LA, LA-log and LDAM to the SVM.
     """
     if not isinstance(name, str) or name not in PRESETS:
-        raise ValueError(f"name must be one of {PRESETS}, got {name!r}")
+        raise ValueError(f"name must be one of {PRESETS}, got {_short(name)}")
     prior = _scalar(prior, "prior")
     if not 0 < prior < 1:
-        raise ValueError(f"prior must lie in (0, 1), got {prior!r}")
+        raise ValueError(f"prior must lie in (0, 1), got {_short(prior)}")
     delta = _scalar(delta, "delta")
     if not delta > 0:
-        raise ValueError(f"delta must be > 0, got {delta!r}")
+        raise ValueError(f"delta must be > 0, got {_short(delta)}")
+    if not math.isfinite(1.0 / delta) or not math.isfinite(1.0 / prior):
+        name_, value_ = ("delta", delta) if not math.isfinite(1.0 / delta) else ("prior", prior)
+        raise ValueError(f"{name_} is too small: 1/{name_} overflows a double, got {_short(value_)}")
     pi = np.array([prior, 1.0 - prior])
     one, zero = np.ones(2), np.zeros(2)
     cdt = np.array([1.0 / delta, 1.0])
@@ -260,7 +264,7 @@ def vs_preset(name: str, prior: float, delta: float = 1.0) -> VSLoss:
 
 def _scalar(value, name: str) -> float:
     if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {_short(value)}")
     arr = finite_array(value, name)
     if arr.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
@@ -424,7 +428,7 @@ def _as_losses(loss, K: int) -> list:
             if item.size != 1:
                 raise ValueError("loss: in a list of per-cluster losses each must have scalar parameters")
         return list(loss)
-    raise ValueError(f"loss must be a Loss (VSLoss, HingeLoss, SquareLoss) or a list of {K}, got {loss!r}")
+    raise ValueError(f"loss must be a Loss (VSLoss, HingeLoss, SquareLoss) or a list of {K}, got {_short(loss)}")
 
 
 def cluster_losses(loss, K: int, labels: Sequence[float] | None = None) -> ClusterLosses:
@@ -478,7 +482,7 @@ def resolve_loss(loss, model, delta=None) -> ClusterLosses:
         loss = name
     if isinstance(loss, str):
         if loss not in LOSS_NAMES:
-            raise ValueError(f"loss must be a Loss or one of {LOSS_NAMES}, got {loss!r}")
+            raise ValueError(f"loss must be a Loss or one of {LOSS_NAMES}, got {_short(loss)}")
         if loss == "hinge":
             loss = HingeLoss()
         elif loss == "square":
@@ -486,9 +490,10 @@ def resolve_loss(loss, model, delta=None) -> ClusterLosses:
         else:
             prior = getattr(model, "prior", getattr(model, "class_prior", None))
             if prior is None:
-                raise ValueError(f"loss: the preset {loss!r} needs a label or group model (a class prior); "
+                raise ValueError(f"loss: the preset {_short(loss)} needs a label or group model (a class prior); "
                                  "pass a VSLoss for a ClusterGMM")
             loss = vs_preset(loss, prior, 1.0 if delta is None else delta)
     elif delta is not None:
-        raise ValueError("loss: a margin ratio goes with a preset name, e.g. ('CDT', 3.0)")
+        raise ValueError("delta: a margin ratio goes with a preset name for loss, e.g. loss=('CDT', 3.0); "
+                         "a Loss object carries its own margins (Delta)")
     return cluster_losses(loss, K, model.labels)

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validation import finite_array, probability
+from ._validation import _short, finite_array, probability
 from .covariance import prepare
 
 __all__ = ["ClusterGMM", "LabelGMM", "GroupGMM"]
@@ -81,7 +81,7 @@ class ClusterGMM:
         if np.any(priors <= 0) or np.any(priors > 1):
             raise ValueError(f"priors must lie in (0, 1], got {priors.tolist()}")
         if abs(priors.sum() - 1.0) > _PRIOR_SUM_TOL:
-            raise ValueError(f"priors must sum to 1, got sum {priors.sum()!r}")
+            raise ValueError(f"priors must sum to 1, got sum {_short(float(priors.sum()))}")
         labels = finite_array(labels, "labels", ndim=1)
         if labels.size != K:
             raise ValueError(f"labels must have one entry per cluster ({K}), got {labels.size}")
@@ -203,7 +203,7 @@ class ClusterGMM:
         if self._cov is not None and self._cov.matrix is None:
             raise ValueError("restrict needs a covariance matrix (a Spectrum has no coordinates to drop)")
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p < 1:
-            raise ValueError(f"p must be a positive integer, got {p!r}")
+            raise ValueError(f"p must be a positive integer, got {_short(p)}")
         return self._with_means(self._means[:, : int(p)])
 
     def _restricted_covariance(self, p: int):
@@ -252,7 +252,7 @@ class LabelGMM(ClusterGMM):
             raise ValueError(f"norm must be a scalar, got shape {norm.shape}")
         norm = float(norm)
         if norm < 0:
-            raise ValueError(f"norm must be >= 0, got {norm!r}")
+            raise ValueError(f"norm must be >= 0, got {_short(norm)}")
         return cls(prior, [norm], [-norm])
 
     @classmethod

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import boolean, finite_array, positive_array
-from .errors import InfeasibleError
+from ._validation import _short, boolean, finite_array, positive_array
+from .errors import InfeasibleError, NotSupportedError
 from .models import ClusterGMM, GroupGMM, LabelGMM
 from .results import freeze_fields
 from .sensitivity import sensitivity
@@ -103,11 +103,14 @@ def _groups(model: ClusterGMM, margins) -> tuple:
         if margins == "per-cluster":
             ref = int(np.flatnonzero(model.priors == model.priors.max())[-1])
             return tuple((k,) for k in range(K) if k != ref)
-        raise ValueError(f"margins must be 'per-cluster', 'minority' or a list of cluster-index lists, got {margins!r}")
+        raise ValueError(f"margins must be 'per-cluster', 'minority' or a list of cluster-index lists, got {_short(margins)}")
     try:
-        groups = tuple(tuple(int(k) for k in grp) for grp in margins)
-    except (TypeError, ValueError):
+        groups = tuple(tuple(grp) for grp in margins)
+    except TypeError:
         raise ValueError("margins must be 'per-cluster', 'minority' or a list of lists of cluster indices") from None
+    if any(isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) for grp in groups for k in grp):
+        raise ValueError(f"margins: groups must be lists of integer cluster indices, got {_short(margins)}")
+    groups = tuple(tuple(int(k) for k in grp) for grp in groups)
     flat = [k for grp in groups for k in grp]
     if not groups or any(not grp for grp in groups) or any(not 0 <= k < K for k in flat) or len(set(flat)) != len(flat):
         raise ValueError(f"margins: groups must be non-empty, disjoint lists of cluster indices in 0..{K - 1}")
@@ -162,12 +165,29 @@ class _Problem:
         return vals["errors"], grads["errors"]
 
 
+def _call_objective(objective, result) -> float:
+    """A callable objective's value at a result: one finite real number, or a
+    ValueError naming ``objective`` (exceptions of the callable itself pass
+    through)."""
+    value = objective(result)
+    if isinstance(value, (str, bytes, bool, np.bool_)) or np.ndim(value) != 0 or np.iscomplexobj(value):
+        raise ValueError(f"objective: the callable must return one real number, got {_short(value)}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"objective: the callable must return one real number, got {_short(value)}") from None
+    if not np.isfinite(value):
+        raise ValueError(f"objective: the callable returned {_short(value)} at margins {_short(result.margins)}; "
+                         "it must be finite")
+    return value
+
+
 def _scalar_metric(problem, name, x):
     _, _, vals, grads = problem.evaluate(x)
     if name == "abs_DEO":
         return abs(vals["DEO"]), np.sign(vals["DEO"]) * grads["DEO"]
     if name not in vals:
-        raise ValueError(f"the model has no metric {name!r}")
+        raise ValueError(f"the model has no metric {_short(name)}")
     return vals[name], grads[name]
 
 
@@ -219,28 +239,28 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
     if not isinstance(model, ClusterGMM):
         raise ValueError(f"model must be a ClusterGMM, LabelGMM or GroupGMM, got {type(model).__name__}")
     if model._cov is not None:
-        raise NotImplementedError("model: optimize_margins does not cover covariance models")
+        raise NotSupportedError("model: optimize_margins does not cover covariance models")
     g = positive_array(gamma, "gamma")
     if g.ndim != 0:
         raise ValueError(f"gamma must be a scalar, got shape {g.shape}")
     gamma = float(g)
     intercept = boolean(intercept, "intercept")
     if not (callable(objective) or objective in OBJECTIVES):
-        raise ValueError(f"objective must be one of {OBJECTIVES} or a callable of the result, got {objective!r}")
+        raise ValueError(f"objective must be one of {OBJECTIVES} or a callable of the result, got {_short(objective)}")
     if objective in ("abs_DEO",) and not isinstance(model, GroupGMM):
         raise ValueError("objective: 'abs_DEO' needs a group model")
     constraints = {} if constraints is None else constraints
     if not isinstance(constraints, dict):
-        raise ValueError(f"constraints must be a dict {{metric: upper bound}}, got {constraints!r}")
+        raise ValueError(f"constraints must be a dict {{metric: upper bound}}, got {_short(constraints)}")
     allowed = ("R", "R_bal", "R_subgroup_bal", "R_plus", "R_minus", "worst", "abs_DEO")
     for name, bound in constraints.items():
         if name not in allowed:
-            raise ValueError(f"constraints: unknown metric {name!r} (one of {allowed})")
+            raise ValueError(f"constraints: unknown metric {_short(name)} (one of {allowed})")
         if name == "abs_DEO" and not isinstance(model, GroupGMM):
             raise ValueError("constraints: 'abs_DEO' needs a group model")
-        b = positive_array(bound, f"constraints[{name!r}]")
+        b = positive_array(bound, f"constraints[{_short(name)}]")
         if b.ndim != 0:
-            raise ValueError(f"constraints[{name!r}] must be a scalar bound")
+            raise ValueError(f"constraints[{_short(name)}] must be a scalar bound")
     groups = _groups(model, margins)
     separability_threshold(model, intercept)            # NotSeparableError at once, before any optimisation
     max_margin(model, gamma, np.ones(model.n_clusters), intercept)
@@ -293,9 +313,10 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
         if epigraph:
             return t, np.append(np.zeros(n), 1.0)
         if callable(objective):
-            val = float(objective(problem.evaluate(x)[0]))
-            grad = np.array([(float(objective(problem.evaluate(x + h)[0])) - float(objective(problem.evaluate(x - h)[0])))
-                             / 2e-6 for h in np.eye(n) * 1e-6])
+            val = _call_objective(objective, problem.evaluate(x)[0])
+            grad = np.array([(_call_objective(objective, problem.evaluate(x + h)[0])
+                              - _call_objective(objective, problem.evaluate(x - h)[0])) / 2e-6
+                             for h in np.eye(n) * 1e-6])
             return val, grad
         if objective == "abs_DEO":
             d, gd = _scalar_metric(problem, "DEO", x)
@@ -382,7 +403,7 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
     elif objective == "abs_DEO":
         value = abs(vals["DEO"])
     elif callable(objective):
-        value = float(objective(res))
+        value = _call_objective(objective, res)
     else:
         value = vals[objective]
     attainable = bool(np.all(np.abs(x) < LOG_BOUND - 1e-6))
@@ -422,9 +443,9 @@ def pareto_front(model: GroupGMM, gamma, objectives=("R", "abs_DEO"), n_points: 
     """
     if not (isinstance(objectives, tuple) and len(objectives) == 2
             and all(o in OBJECTIVES for o in objectives)):
-        raise ValueError(f"objectives must be two of {OBJECTIVES}, got {objectives!r}")
+        raise ValueError(f"objectives must be two of {OBJECTIVES}, got {_short(objectives)}")
     if isinstance(n_points, (bool, np.bool_)) or not isinstance(n_points, (int, np.integer)) or not 2 <= n_points <= 200:
-        raise ValueError(f"n_points must be an integer in 2..200, got {n_points!r}")
+        raise ValueError(f"n_points must be an integer in 2..200, got {_short(n_points)}")
     first, second = objectives
     a = optimize_margins(model, gamma, first, margins=margins, intercept=intercept)
     b = optimize_margins(model, gamma, second, margins=margins, intercept=intercept)

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from ._validation import _short
 from .group import gs_svm
 from .label import cs_svm
 from .models import LabelGMM
@@ -115,7 +116,7 @@ def paper_sections(settings=SETTINGS) -> list:
         warnings.simplefilter("ignore", DeltaWarning)
         for s in settings:
             if s not in _BUILDERS:
-                raise ValueError(f"settings must be among {SETTINGS}, got {s!r}")
+                raise ValueError(f"settings must be among {SETTINGS}, got {_short(s)}")
             out.append(_BUILDERS[s]())
     return out
 

@@ -31,6 +31,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .errors import NotSupportedError
 from .gaussian import F, Q, d2F, dF, phi
 from .models import ClusterGMM, GroupGMM, LabelGMM
 
@@ -217,7 +218,7 @@ def sensitivity(result) -> Sensitivity:
         raise ValueError(f"result must be a max_margin, cs_svm, gs_svm or erm result, got {type(result).__name__}")
     model = result.model
     if model._cov is not None:
-        raise NotImplementedError("result: sensitivities of covariance models are not implemented")
+        raise NotSupportedError("result: sensitivities of covariance models are not implemented")
     K = model.n_clusters
     S = np.shape(result.q)
     if isinstance(result, CSSVMResult):
@@ -300,7 +301,7 @@ def _erm_sensitivity(result) -> Sensitivity:
 
     model = result.model
     if model._cov is not None:
-        raise NotImplementedError("result: sensitivities of covariance models are not implemented")
+        raise NotSupportedError("result: sensitivities of covariance models are not implemented")
     K = model.n_clusters
     S = np.shape(result.q)
     P = int(np.prod(S)) if S else 1

@@ -24,7 +24,7 @@ import numpy as np
 from . import _engine
 from ._parallel import run_chunks
 from .covariance import covariance_max_margin
-from ._validation import boolean, broadcast_shapes, positive_array
+from ._validation import _short, boolean, broadcast_shapes, check_grid, positive_array
 from .errors import ConvergenceError, NotSeparableError
 from .models import ClusterGMM
 from .results import MaxMarginResult, assemble, build_max_margin
@@ -33,6 +33,11 @@ __all__ = ["MaxMarginResult", "max_margin", "separability_threshold", "Threshold
 
 MAX_OUTER = 200
 MAX_INNER = 1000
+# Supported inputs: gamma up to GAMMA_MAX (the outer iterations grow like log gamma: 230 at 1e100, the
+# solve fails from about 1e120) and margins up to MARGIN_MAX (u * margin overflows near 1e308).
+GAMMA_MAX = 1e50
+GAMMA_MIN = 1e-300      # below it (and above gamma_star) the program degenerates: a ValueError, not a failure
+MARGIN_MAX = 1e300
 
 
 def _check_intercept_labels(model: ClusterGMM, intercept: bool) -> None:
@@ -153,16 +158,26 @@ def _log_threshold(model: ClusterGMM, intercept: bool, x0: np.ndarray) -> float:
     return value
 
 
-def positive_scalar(value):
-    """``float(value)`` when it is one positive finite number (Python or
-    NumPy scalar, not a bool), else None: the gate of the single-point fast
+def positive_scalar(value, upper: float = MARGIN_MAX):
+    """``float(value)`` when it is one positive number up to ``upper`` (Python
+    or NumPy scalar, not a bool), else None: the gate of the single-point fast
     path (anything else takes the general, fully validated path)."""
     t = type(value)
     if t is float or t is int or isinstance(value, (np.floating, np.integer)):
         v = float(value)
-        if v > 0.0 and math.isfinite(v):
+        if 0.0 < v <= upper:
             return v
     return None
+
+
+def check_range(gamma: np.ndarray, margins: np.ndarray, margin_name: str) -> None:
+    """gamma <= GAMMA_MAX and margins <= MARGIN_MAX, or a ValueError naming them."""
+    if np.any(gamma > GAMMA_MAX):
+        raise ValueError(f"gamma must be <= {GAMMA_MAX:g} (the range the max-margin solver covers), "
+                         f"got {float(np.max(gamma)):g}")
+    if np.any(margins > MARGIN_MAX):
+        raise ValueError(f"{margin_name} must be <= {MARGIN_MAX:g} (larger margins overflow the solver), "
+                         f"got {float(np.max(margins)):g}")
 
 
 def solve_point(model: ClusterGMM, gamma: float, marg: np.ndarray, intercept: bool):
@@ -208,10 +223,12 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     ----------
     model : ClusterGMM
     gamma : float or array_like
-        :math:`\gamma = d/n > 0`.
+        :math:`\gamma = d/n > 0`, at most :data:`GAMMA_MAX` (1e50); a
+        separable gamma below :data:`GAMMA_MIN` (1e-300) is outside the
+        solver's range (a ValueError).  At most 1e7 points per call.
     margins : array_like, shape (..., K)
-        Required margin :math:`\Delta_k > 0` per cluster; leading axes
-        broadcast with ``gamma``.
+        Required margin :math:`\Delta_k > 0` per cluster, at most
+        :data:`MARGIN_MAX` (1e300); leading axes broadcast with ``gamma``.
     intercept : bool
         Fit an intercept b (True) or force b = 0.
     on_nonseparable : {"raise", "nan"}
@@ -236,14 +253,21 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
         raise ValueError(f"model must be a ClusterGMM (or LabelGMM), got {type(model).__name__}")
     intercept = boolean(intercept, "intercept")
     if on_nonseparable not in ("raise", "nan"):
-        raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {on_nonseparable!r}")
+        raise ValueError(f"on_nonseparable must be 'raise' or 'nan', got {_short(on_nonseparable)}")
     _check_intercept_labels(model, intercept)
     if model._cov is None:
-        g = positive_scalar(gamma)
+        g = positive_scalar(gamma, GAMMA_MAX)
         if g is not None:
-            marg = np.asarray(margins) if isinstance(margins, (list, tuple, np.ndarray)) else None
+            marg = None
+            if isinstance(margins, np.ndarray):
+                marg = margins
+            elif isinstance(margins, (list, tuple)):
+                try:
+                    marg = np.asarray(margins)
+                except ValueError:           # ragged: the general path names it
+                    marg = None
             if marg is not None and marg.dtype.kind in "fi" and marg.shape == (model.n_clusters,) \
-                    and np.all(marg > 0) and np.all(np.isfinite(marg)):
+                    and np.all(marg > 0) and np.all(marg <= MARGIN_MAX):
                 marg = marg.astype(np.float64)      # a copy: the engine's own (made read-only with the result)
                 sol = point_result(model, g, marg, intercept)
                 if sol is not None:
@@ -254,12 +278,15 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     if margins.ndim == 0 or margins.shape[-1] != K:
         raise ValueError(f"margins must have a last axis of length K = {K}, got shape {margins.shape}")
     shape = broadcast_shapes(("gamma", gamma.shape), (margin_name, margins.shape[:-1]))
+    check_grid(shape, f"gamma and {margin_name}")
+    check_range(gamma, margins, margin_name)
     g_flat = np.ascontiguousarray(np.broadcast_to(gamma, shape).reshape(-1))
     m_flat = np.ascontiguousarray(np.broadcast_to(margins, shape + (K,)).reshape(-1, K))
 
     if model._cov is not None:
+        # gamma_star from its logarithm: 0.0 where it underflows, without the warning meant for a user's call
         return covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, MAX_INNER,
-                                     separability_threshold(model, intercept))
+                                     math.exp(separability_threshold(model, intercept, log=True)))
     A, pri, lab = model._kernel_args
     N, m = g_flat.size, A.shape[1] + (1 if intercept else 0)
     us, xs, iters = np.empty(N), np.empty((N, m)), np.empty(N, dtype=np.int64)
@@ -274,9 +301,14 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     if bad.any():
         # a point the engine could not solve is, below the threshold, simply
         # not separable (e.g. gamma = 1e-320, where the engine's program degenerates)
-        below = bad & (g_flat <= separability_threshold(model, intercept))
+        with np.errstate(divide="ignore"):
+            below = bad & (np.log(g_flat) <= separability_threshold(model, intercept, log=True))
         status = np.where(below, _engine.NOT_SEPARABLE, status)
         bad = status == _engine.NOT_CONVERGED
+        tiny = bad & (g_flat < GAMMA_MIN)
+        if tiny.any():
+            raise ValueError(f"gamma = {float(g_flat[tiny][0]):.6g} is above gamma_star but below {GAMMA_MIN:g}, "
+                             "outside the range the max-margin solver covers")
     if bad.any():
         i = int(np.argmax(bad))
         raise ConvergenceError(

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import boolean, positive_array
-from .gaussian import Q
+from .gaussian import Q, logQ
 from .label import cs_svm
 from .models import LabelGMM
 from .results import freeze_fields
@@ -47,6 +47,8 @@ __all__ = ["DeltaResult", "DeltaWarning", "EqualOpportunityResult", "delta_star"
 # Search range of the numerical (no-intercept) minimisation, in log delta.
 _LOG_DELTA_RANGE = (-12.0, 12.0)
 _GRID = 97
+# Subgroup errors below this are compared through their logarithms (delta_equal_opportunity).
+_TINY_ERROR = 1e-290
 
 
 class DeltaWarning(UserWarning):
@@ -72,6 +74,9 @@ class DeltaResult:
         the numerical method, which has no t).
     method : str
         ``"closed-form"`` (intercept) or ``"numerical"`` (no intercept).
+    log_errors : ndarray (S + (2,))
+        :math:`(\log R_+, \log R_-)` at ``delta``, accurate where the errors
+        underflow (below 1e-308).
     """
 
     delta: np.ndarray
@@ -83,6 +88,7 @@ class DeltaResult:
     R: np.ndarray
     t: np.ndarray
     method: str
+    log_errors: np.ndarray = None
 
     def __post_init__(self):
         freeze_fields(self)
@@ -120,10 +126,11 @@ def _closed_form(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.where(attainable, (1.0 + t) / (1.0 - t), np.where(t >= 1.0, np.inf, 0.0))
     beta_used = np.where(attainable, beta, beta1 + np.sign(t) / q1)
-    errors = Q(model.labels * (svm.projections + beta_used[..., None]))
+    arg = model.labels * (svm.projections + beta_used[..., None])
+    errors = Q(arg)
     return DeltaResult(delta=delta[()], attainable=attainable[()], gamma=np.asarray(svm.gamma)[()],
                        **model.metrics(errors),
-                       t=np.asarray(t)[()], method="closed-form")
+                       t=np.asarray(t)[()], method="closed-form", log_errors=logQ(arg))
 
 
 def _numerical(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult:
@@ -131,6 +138,7 @@ def _numerical(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult:
     grid = np.linspace(*_LOG_DELTA_RANGE, _GRID)
     flat = gamma.reshape(-1)
     out = {k: np.empty(flat.size) for k in ("delta", "R_plus", "R_minus", "R_bal", "R")}
+    logs = np.empty((flat.size, 2))
     attainable = np.empty(flat.size, dtype=bool)
     for n, g in enumerate(flat):
         values = getattr(cs_svm(model, g, np.exp(grid), intercept=False), attr)
@@ -150,11 +158,13 @@ def _numerical(model: LabelGMM, gamma: np.ndarray, target: str) -> DeltaResult:
         s = cs_svm(model, g, np.exp(log_delta), intercept=False)
         for k in ("R_plus", "R_minus", "R_bal", "R"):
             out[k][n] = getattr(s, k)
+        logs[n] = s.log_errors
     shape = gamma.shape
     return DeltaResult(delta=out["delta"].reshape(shape)[()], attainable=attainable.reshape(shape)[()],
                        gamma=gamma[()], R_plus=out["R_plus"].reshape(shape)[()],
                        R_minus=out["R_minus"].reshape(shape)[()], R_bal=out["R_bal"].reshape(shape)[()],
-                       R=out["R"].reshape(shape)[()], t=np.full(shape, np.nan)[()], method="numerical")
+                       R=out["R"].reshape(shape)[()], t=np.full(shape, np.nan)[()], method="numerical",
+                       log_errors=logs.reshape(shape + (2,)))
 
 
 def _optimal_delta(model, gamma, intercept, target: str) -> DeltaResult:
@@ -215,6 +225,9 @@ class EqualOpportunityResult:
     n_roots : int
         Sign changes of DEO found on the search grid (the one nearest
         delta = 1 is returned when there are several).
+    log_R_yg : ndarray (2, G)
+        :math:`\log R_{y,g}` at ``delta`` (the subgroup errors' logarithms,
+        accurate where the errors underflow).
     """
 
     delta: float
@@ -225,6 +238,10 @@ class EqualOpportunityResult:
     R_bal: float
     worst: float
     n_roots: int
+    log_R_yg: np.ndarray = None
+
+    def __post_init__(self):
+        freeze_fields(self)
 
 
 def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpportunityResult:
@@ -260,19 +277,29 @@ def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpport
     intercept = boolean(intercept, "intercept")
     grid = np.linspace(*_LOG_DELTA_RANGE, _GRID)
     sweep = gs_svm(model, g, np.exp(grid), intercept=intercept)
-    deo = sweep.DEO
+    # far in the tail the subgroup errors underflow and DEO = 0 - 0 says nothing: there the gap is
+    # measured as log R_{+,1} - log R_{+,2}, which has the sign and the roots of DEO
+    in_logs = bool(np.any(sweep.R_yg[..., 0, :] < _TINY_ERROR))
+
+    def gap(res):
+        return res.log_R_yg[..., 0, 0] - res.log_R_yg[..., 0, 1] if in_logs else res.DEO
+
+    deo = np.asarray(gap(sweep))
     changes = np.flatnonzero(np.sign(deo[:-1]) * np.sign(deo[1:]) <= 0)
-    if np.all(np.abs(deo) <= 1e-12 * np.maximum(sweep.R_plus, 1e-300)):
+    # DEO at the rounding level of the errors (of their logarithms: ~1e-14 |log R|)
+    scale = np.maximum(1.0, np.abs(sweep.log_R_yg[..., 0, 0])) if in_logs else np.maximum(sweep.R_plus, 1e-300)
+    if np.all(np.abs(deo) <= 1e-12 * scale):
         # DEO vanishes for every delta (e.g. equal group means): the SVM already equalises opportunity
         at = gs_svm(model, g, 1.0, intercept=intercept)
         return EqualOpportunityResult(delta=1.0, attainable=True, gamma=g, DEO=float(at.DEO), R=float(at.R),
-                                      R_bal=float(at.R_bal), worst=float(at.worst), n_roots=int(changes.size))
+                                      R_bal=float(at.R_bal), worst=float(at.worst), n_roots=int(changes.size),
+                                      log_R_yg=at.log_R_yg)
     if changes.size:
         i = changes[np.argmin(np.abs(grid[changes]))]
         if deo[i] == 0.0:
             s = grid[i]
         else:
-            s = brentq(lambda s: float(gs_svm(model, g, np.exp(s), intercept=intercept).DEO),
+            s = brentq(lambda s: float(gap(gs_svm(model, g, np.exp(s), intercept=intercept))),
                        grid[i], grid[i + 1], xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
         delta, attainable = float(np.exp(s)), True
         at = gs_svm(model, g, delta, intercept=intercept)
@@ -280,9 +307,10 @@ def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpport
         end = 0 if abs(deo[0]) < abs(deo[-1]) else -1
         delta, attainable = (0.0 if end == 0 else np.inf), False
         at = gs_svm(model, g, np.exp(grid[end]), intercept=intercept)
-        warnings.warn(f"DEO keeps one sign for delta in [e^-12, e^12] (from {deo[0]:.3g} to {deo[-1]:.3g}): "
+        what = "log R_{+,1} - log R_{+,2}" if in_logs else "DEO"
+        warnings.warn(f"DEO keeps one sign for delta in [e^-12, e^12] ({what} from {deo[0]:.3g} to {deo[-1]:.3g}): "
                       "no delta equalises opportunity; returned the range end with the smaller |DEO|",
                       DeltaWarning, stacklevel=2)
     return EqualOpportunityResult(delta=delta, attainable=attainable, gamma=g, DEO=float(at.DEO),
                                   R=float(at.R), R_bal=float(at.R_bal), worst=float(at.worst),
-                                  n_roots=int(changes.size))
+                                  n_roots=int(changes.size), log_R_yg=at.log_R_yg)

@@ -137,13 +137,14 @@ interior-point iterations); missing ``tol`` raises
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import linalg as sla
 from scipy.special import expit
 
-from .._validation import boolean
+from .._validation import _short, boolean
 from ..errors import ConvergenceError, NotSeparableError
 from ..losses import HINGE, SQUARE, VS, Loss, VSLoss, cluster_losses
 from .sampling import ReadOnlyResult, check_memory, real_array
@@ -155,6 +156,9 @@ _ARMIJO = 1e-4
 _NOISE = 1e-13                # predicted decreases below _NOISE |F| are rounding
 _MAX_STALL = 4                # noisy full steps allowed without residual decrease
 _TINY = 1e-300
+X_MAX = 1e150                 # largest |x| accepted with lam > 0: n |x|^2 and the Hessian stay finite
+_SAFE_SCALE = (2.0 ** -64, 2.0 ** 64)   # lam = 0 outside it: solved at a power-of-two scale
+MAX_ITER = 10 ** 5            # cap on max_iter (Newton / interior-point iterations)
 _ROUNDING = 1e-4              # smooth residual: weight of the rounding floor (module docstring)
 _STEP_TOL = 1e-6              # lam = 0 (VS): largest final Newton step, relative to |(w, b)|
 _SVC_MIN_N = 2000             # hinge: libsvm first from this many samples (see _fit_hinge_qp)
@@ -248,15 +252,15 @@ def _array(value, name: str, ndim: int) -> np.ndarray:
 
 def _scalar(value, name: str) -> float:
     if isinstance(value, (str, bytes, bool, np.bool_)) or np.iscomplexobj(value):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
+        raise ValueError(f"{name} must be a real number, got {_short(value)}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number, got {_short(value)}") from None
     if arr.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
     if not np.isfinite(arr):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {_short(value)}")
     return float(arr)
 
 
@@ -272,13 +276,16 @@ def _validate(X, y, loss, lam, clusters, intercept, tol, max_iter) -> tuple:
         raise ValueError("y must hold labels +1 or -1 only")
     lam = _scalar(lam, "lam")
     if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {lam!r}")
+        raise ValueError(f"lam must be >= 0, got {_short(lam)}")
     intercept = boolean(intercept, "intercept")
     tol = _scalar(tol, "tol")
     if not 0 < tol < 1:
-        raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
+        raise ValueError(f"tol must lie in (0, 1), got {_short(tol)}")
     if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+        raise ValueError(f"max_iter must be a positive integer, got {_short(max_iter)}")
+    if max_iter > MAX_ITER:
+        raise ValueError(f"max_iter must be at most {MAX_ITER:g} (Newton converges in tens of steps; every loop "
+                         f"is bounded), got {_short(max_iter)}")
     if intercept and not (np.any(y > 0) and np.any(y < 0)):
         raise ValueError("y: with an intercept both labels must be present")
 
@@ -287,7 +294,7 @@ def _validate(X, y, loss, lam, clusters, intercept, tol, max_iter) -> tuple:
     elif isinstance(loss, (list, tuple)) and loss:
         size = len(loss)
     else:
-        raise ValueError(f"loss must be a Loss (VSLoss, HingeLoss, SquareLoss) or a list of them, got {loss!r}")
+        raise ValueError(f"loss must be a Loss (VSLoss, HingeLoss, SquareLoss) or a list of them, got {_short(loss)}")
     per = cluster_losses(loss, size)        # validates lists (one scalar loss per cluster)
     if clusters is None:
         if size == 1:
@@ -390,6 +397,28 @@ def fit_erm(X, y, loss, lam, clusters=None, intercept: bool = True, tol: float =
     True
     """
     data, kinds, tol, max_iter = _validate(X, y, loss, lam, clusters, intercept, tol, max_iter)
+    top = float(np.max(np.abs(data.X)))
+    if data.lam > 0 and top > X_MAX:
+        raise ValueError(f"X: entries up to {top:.3g} are outside the range fit_erm solves with lam > 0 "
+                         f"(|x| <= {X_MAX:g}: sums of squares of the features overflow); rescale X (the fit is "
+                         "scale-covariant: w(c X, lam) = w(X, lam / c^2) / c)")
+    if data.lam == 0 and top > 0 and not _SAFE_SCALE[0] <= top <= _SAFE_SCALE[1]:
+        # lam = 0 is exactly scale-covariant, w(c X) = w(X) / c: solve at a power-of-two scale
+        # (max |x| in [1, 2), exact) and scale w back
+        from .svm import _canonical
+        Xs, _, a, _ = _canonical(data.X, None)
+        fit = _solve(replace(data, X=Xs), kinds, tol, max_iter)
+        with np.errstate(over="ignore", under="ignore"):
+            w = np.ldexp(np.asarray(fit.w), a)
+        v = np.asarray(fit.w)
+        if not np.all(np.isfinite(w)) or np.any((w == 0) & (v != 0)):
+            raise ValueError(f"X: at this scale (largest |x| = {top:.3g}) the weights (~ 1/|x|) are not "
+                             "representable in double precision; rescale X")
+        return dataclasses.replace(fit, w=w)
+    return _solve(data, kinds, tol, max_iter)
+
+
+def _solve(data: _Data, kinds: set, tol: float, max_iter: int) -> ERMFit:
     if kinds == {HINGE} and data.lam > 0 or _use_kernel(data.n, data.d, data.lam):
         check_memory(data.n * data.n, "X", f"the n x n Gram matrix of n = {data.n} samples")
     if kinds == {HINGE}:

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import boolean, finite_array, positive_array
+from .._validation import _short, boolean, finite_array, positive_array
 from ..erm import erm
 from ..errors import ConvergenceError, NoMinimizerError, NotSeparableError
 from ..gaussian import Q
@@ -90,7 +90,7 @@ def _check_n_jobs(n_jobs) -> int:
     if n_jobs is None:          # joblib's default: one worker
         return 1
     if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)):
-        raise ValueError(f"n_jobs must be an integer (workers, or -1 for all cores), got {n_jobs!r}")
+        raise ValueError(f"n_jobs must be an integer (workers, or -1 for all cores), got {_short(n_jobs)}")
     n_jobs = int(n_jobs)
     cores = os.cpu_count() or 1
     if n_jobs == 0 or n_jobs < -cores:
@@ -360,7 +360,7 @@ class MonteCarloResult(ReadOnlyResult):
     def _reference(self, name: str, realised: bool) -> np.ndarray:
         realised = boolean(realised, "realised")
         if name not in self.theory:
-            raise ValueError(f"name must be one of {sorted(self.theory)}, got {name!r}")
+            raise ValueError(f"name must be one of {sorted(self.theory)}, got {_short(name)}")
         if not realised:
             return self.theory[name]
         missing = [idx for idx in np.ndindex(np.shape(self.gamma)) if self.realised_unavailable[idx]]
@@ -391,7 +391,7 @@ class MonteCarloResult(ReadOnlyResult):
         theory = self._reference(name, realised)
         if isinstance(k, (str, bytes, bool, np.bool_)) or not isinstance(k, (int, float, np.integer, np.floating)) \
                 or not (np.isfinite(k) and k > 0):
-            raise ValueError(f"k must be a finite number > 0 (standard errors), got {k!r}")
+            raise ValueError(f"k must be a finite number > 0 (standard errors), got {_short(k)}")
         allowance = 2.0 * np.maximum(1.0, np.abs(theory)) / self.n
         return np.abs(self.mean[name] - theory) <= k * self.se[name] + allowance
 
@@ -409,10 +409,10 @@ class MonteCarloResult(ReadOnlyResult):
             if isinstance(names, str):
                 names = (names,)
             if not isinstance(names, (list, tuple)) or not all(isinstance(nm, str) for nm in names):
-                raise ValueError(f"names must be a metric name or a sequence of them, got {names!r}")
+                raise ValueError(f"names must be a metric name or a sequence of them, got {_short(names)}")
             unknown = [nm for nm in names if nm not in scalar]
             if unknown:
-                raise ValueError(f"names: {unknown[0]!r} is not a metric with one value per point; choose from "
+                raise ValueError(f"names: {_short(unknown[0])} is not a metric with one value per point; choose from "
                                  f"{sorted(scalar)}")
         lines = ["gamma    delta    d      valid  " + "  ".join(f"{nm:>24s}" for nm in names)]
         for idx in np.ndindex(np.shape(self.gamma)):
@@ -507,15 +507,15 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
         raise ValueError(f"model must be a LabelGMM, GroupGMM or ClusterGMM, got {type(model).__name__}")
     for value, name in ((n, "n"), (trials, "trials"), (seed, "seed")):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < (0 if name == "seed" else 1):
-            raise ValueError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} integer, got {value!r}")
+            raise ValueError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} integer, got {_short(value)}")
     n, trials = int(n), int(trials)
     intercept = boolean(intercept, "intercept")
     stratify = boolean(stratify, "stratify")
     if not isinstance(backend, str) or backend not in ("loky", "threading", "sequential", "dask"):
-        raise ValueError(f"backend must be 'loky', 'threading', 'sequential' or 'dask', got {backend!r}")
+        raise ValueError(f"backend must be 'loky', 'threading', 'sequential' or 'dask', got {_short(backend)}")
     n_jobs = _check_n_jobs(n_jobs)
     if not (isinstance(progress, (bool, np.bool_)) or (isinstance(progress, str) and progress == "auto")):
-        raise ValueError(f"progress must be True, False or 'auto', got {progress!r}")
+        raise ValueError(f"progress must be True, False or 'auto', got {_short(progress)}")
     gamma = positive_array(gamma, "gamma")
     if lam is not None:
         if gd_options is not None:
@@ -584,7 +584,7 @@ def _max_margin_points(model, gamma, delta, method, intercept, gd_options):
             raise ValueError("method: the named presets are label losses; pass a VSLoss for other models")
         method_name = method
     else:
-        raise ValueError(f"method must be 'svm', one of {PRESETS} or a VSLoss, got {method!r}")
+        raise ValueError(f"method must be 'svm', one of {PRESETS} or a VSLoss, got {_short(method)}")
     if gd_options is not None and method_name == "svm":
         raise ValueError("gd_options: only for gradient-descent training (a VS-loss), not method='svm'")
     if gd_options is not None and not isinstance(gd_options, dict):
@@ -617,12 +617,12 @@ def _erm_points(model, gamma, delta, method, intercept, lam):
     point for regularised ERM (``lam`` given)."""
     lam = finite_array(lam, "lam")
     if lam.size == 0 or np.any(lam < 0):
-        raise ValueError(f"lam must be finite and >= 0, got {lam.tolist() if lam.ndim else float(lam)!r}")
+        raise ValueError(f"lam must be finite and >= 0, got {_short(lam.tolist() if lam.ndim else float(lam))}")
     if isinstance(method, str) and method == "svm":
         raise ValueError("method: with lam give a loss (a preset name, 'hinge', 'square' or a Loss), not 'svm'")
     if not (isinstance(method, Loss) or (isinstance(method, str) and method in LOSS_NAMES)
             or (isinstance(method, (list, tuple)) and method and all(isinstance(m, Loss) for m in method))):
-        raise ValueError(f"method must be one of {LOSS_NAMES} or a Loss when lam is given, got {method!r}")
+        raise ValueError(f"method must be one of {LOSS_NAMES} or a Loss when lam is given, got {_short(method)}")
     named = isinstance(method, str)
     delta_arr = positive_array(delta, "delta") if named else np.ones(())
     try:

@@ -42,7 +42,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .._validation import boolean
+from .._validation import _short, boolean
 from ..gaussian import Q
 from ..models import ClusterGMM
 
@@ -229,7 +229,7 @@ def _score_spread(model: ClusterGMM, w: np.ndarray) -> float:
 
 def _check_size(n, name):
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        raise ValueError(f"{name} must be a positive integer, got {_short(n)}")
     return int(n)
 
 

@@ -69,7 +69,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import boolean
+from .._validation import _short, boolean
 from ..errors import ConvergenceError, NotSeparableError
 from .sampling import ReadOnlyResult, check_memory, real_array
 
@@ -309,13 +309,13 @@ def _solve_piqp(K, y, m, intercept):
 
 def _tolerance(tol) -> float:
     if isinstance(tol, (str, bytes, bool, np.bool_)):
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+        raise ValueError(f"tol must be a number in (0, 1), got {_short(tol)}")
     try:
         arr = np.asarray(tol, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}") from None
+        raise ValueError(f"tol must be a number in (0, 1), got {_short(tol)}") from None
     if arr.ndim != 0 or not 0.0 < float(arr) < 1.0:
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+        raise ValueError(f"tol must be a number in (0, 1), got {_short(tol)}")
     return float(arr)
 
 
@@ -358,7 +358,7 @@ def fit_max_margin(X, y, margins=None, intercept: bool = True, backend: str = "a
     check_separable = boolean(check_separable, "check_separable")
     tol = _tolerance(tol)
     if not isinstance(backend, str) or backend not in ("auto", "svc", "piqp"):
-        raise ValueError(f"backend must be 'auto', 'svc' or 'piqp', got {backend!r}")
+        raise ValueError(f"backend must be 'auto', 'svc' or 'piqp', got {_short(backend)}")
     both = bool(np.any(y > 0) and np.any(y < 0))
     if intercept and not both:
         raise ValueError("y: with an intercept both labels must be present")

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_expit
 
-from .._validation import boolean
+from .._validation import _short, boolean
 from ..errors import ConvergenceError
 from ..losses import PRESETS, VSLoss, cluster_losses, vs_preset
 from ..models import ClusterGMM
@@ -82,33 +82,33 @@ _STEP_OVERHEAD = 90_000       # the fixed cost of a step (~40 us), in units of n
 
 def _positive_int(value, name: str, cap: int | None = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {_short(value)}")
     if cap is not None and value > cap:
-        raise ValueError(f"{name} must be at most {cap:g}, got {value!r}")
+        raise ValueError(f"{name} must be at most {cap:g}, got {_short(value)}")
     return int(value)
 
 
 def _number(value, name: str) -> float:
     if isinstance(value, (str, bytes, bool, np.bool_)) or np.ndim(value) != 0:
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {_short(value)}")
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number, got {_short(value)}") from None
 
 
 def check_gd_options(method="normalized", lr=0.1, max_iter=10_000, gtol=1e-8, n_records=200) -> tuple:
     """Validated ``(method, lr, max_iter, gtol, n_records)`` of :func:`train_vs`
     (one-line ValueErrors naming the argument)."""
     if not isinstance(method, str) or method not in ("normalized", "gd"):
-        raise ValueError(f"method must be 'normalized' or 'gd', got {method!r}")
+        raise ValueError(f"method must be 'normalized' or 'gd', got {_short(method)}")
     lr = _number(lr, "lr")
     if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        raise ValueError(f"lr must be a finite number > 0, got {_short(lr)}")
     max_iter = _positive_int(max_iter, "max_iter", MAX_ITER_CAP)
     gtol = _number(gtol, "gtol")
     if not (np.isfinite(gtol) and gtol >= 0):
-        raise ValueError(f"gtol must be a finite number >= 0, got {gtol!r}")
+        raise ValueError(f"gtol must be a finite number >= 0, got {_short(gtol)}")
     n_records = _positive_int(n_records, "n_records", 10 ** 6)
     return method, lr, max_iter, gtol, n_records
 
@@ -361,7 +361,7 @@ def train_vs_batch(X, y, losses, method: str = "normalized", lr: float = 0.1, ma
             or not all(isinstance(lo, VSLoss) and lo.size <= 2 for lo in losses):
         raise ValueError(f"losses must be a list of {B} VSLoss objects with one or two (class) entries")
     if isinstance(n_records, (bool, np.bool_)) or not isinstance(n_records, (int, np.integer)) or n_records < 0:
-        raise ValueError(f"n_records must be a non-negative integer (0: no history), got {n_records!r}")
+        raise ValueError(f"n_records must be a non-negative integer (0: no history), got {_short(n_records)}")
     method, lr, max_iter, gtol, n_rec = check_gd_options(method, lr, max_iter, gtol, max(n_records, 1))
     check_gd_work(max_iter, B, n, d)
     if model is not None and not isinstance(model, ClusterGMM):
