@@ -49,7 +49,7 @@ Example::
     asy.cs_svm(m, gamma=2.0, delta=[1.0, 3.0]).R_bal    # SVM and CS-SVM
     asy.delta_star(m, gamma=2.0).delta                   # 3.47
 """
-from .errors import ConvergenceError, InfeasibleError, NoMinimizerError, NotSeparableError
+from .errors import ConvergenceError, InfeasibleError, NoMinimizerError, NotSeparableError, NotSupportedError
 from .group import GSSVMResult, gs_svm
 from .losses import HingeLoss, SquareLoss, VSLoss, vs_preset
 from .label import CSSVMResult, cs_svm
@@ -73,5 +73,5 @@ __all__ = [
     "erm", "ERMResult", "erm_path", "ERMPath",
     "sensitivity", "Sensitivity", "optimize_margins", "MarginOptimum", "pareto_front", "ParetoFront",
     "VSLoss", "HingeLoss", "SquareLoss", "vs_preset",
-    "NotSeparableError", "ConvergenceError", "NoMinimizerError", "InfeasibleError",
+    "NotSeparableError", "ConvergenceError", "NoMinimizerError", "InfeasibleError", "NotSupportedError",
 ]
