@@ -767,7 +767,7 @@ def _format_options(p):
 
 def _figure_options(p):
     p.add_argument("--quick", action="store_true",
-                   help="coarse grids and few trials, about 15 s (default: the full figures, about 1.5 min)")
+                   help="coarse grids and few trials, about 11 s (default: the full figures, about 1 min on 2 cores)")
     p.add_argument("--out", default="figures", metavar="DIR",
                    help="output folder, created if missing; checked before any computation (default: figures)")
     p.add_argument("--jobs", type=_int_type(1, MAX_JOBS), default=2, metavar="N",
@@ -784,7 +784,7 @@ def build_parser():
         description=_wrap("Sharp asymptotics of cost- and group-sensitive max-margin classifiers (CS-SVM, GS-SVM) "
                     "and of regularised training on Gaussian mixtures.\n\n"
                     "Without a command: the main job, 'figures' on defaults (regenerates every figure into "
-                    "figures/, about 1.5 min); the figures options work there too: asymptotics --quick --out DIR."),
+                    "figures/, about 1 min on 2 cores); the figures options work there too: asymptotics --quick --out DIR."),
         epilog=_epilog(VALUES_HELP, MODEL_HELP, EXIT_HELP, examples=(
             "predict --prior 0.1 --mean-plus 4,0 --mean-minus 0,2 --gamma 2 --delta log:1:10:5",
             "threshold --prior 0.1 --norms 4,2 --angle 90",
