@@ -393,6 +393,23 @@ def _state(z, r, intercept):
 
 
 @kernel(error_model="numpy")
+def _cluster_sums(A, pri, lab, kind, om, io, De, z, b, scale, V, mom):
+    """Moments of every cluster at Gaussian scale ``scale`` (into ``mom``) and
+    the prior-weighted sums sum pi y e1, sum pi e2, sum pi ed, sum pi |e1|."""
+    S1 = 0.0
+    S2 = 0.0
+    Sd = 0.0
+    Sa = 0.0
+    for k in range(A.shape[0]):
+        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, z, b), scale, V, mom[k])
+        S1 += pri[k] * lab[k] * mom[k, E1]
+        S2 += pri[k] * mom[k, E2]
+        Sd += pri[k] * mom[k, ED]
+        Sa += pri[k] * abs(mom[k, E1])
+    return S1, S2, Sd, Sa
+
+
+@kernel(error_model="numpy")
 def _shifted_projection(A, k, theta, b):
     """mu_k . w + b = (A theta)_k + b (theta: the first r entries of z)."""
     s = b
@@ -465,17 +482,7 @@ def _system_cov(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, m
     s = math.exp(z[r])
     b = z[ib] if intercept else 0.0
     V = math.exp(z[iv])
-    for k in range(K):
-        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, z, b), s, V, mom[k])
-    S1 = 0.0
-    S2 = 0.0
-    Sd = 0.0
-    Sa = 0.0
-    for k in range(K):
-        S1 += pri[k] * lab[k] * mom[k, E1]
-        S2 += pri[k] * mom[k, E2]
-        Sd += pri[k] * mom[k, ED]
-        Sa += pri[k] * abs(mom[k, E1])
+    S1, S2, Sd, Sa = _cluster_sums(A, pri, lab, kind, om, io, De, z, b, s, V, mom)
     Vh = Sd / V
     t = np.empty(4)
     B = np.empty((r, r))
@@ -561,17 +568,7 @@ def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, s
     alpha, b, V, q = _state(z, r, intercept)
     ib = r + 1
     iv = n - 1
-    for k in range(K):
-        moments(kind[k], om[k], io[k], De[k], lab[k] * _shifted_projection(A, k, z, b), q, V, mom[k])
-    S1 = 0.0
-    S2 = 0.0
-    Sd = 0.0
-    Sa = 0.0
-    for k in range(K):
-        S1 += pri[k] * lab[k] * mom[k, E1]
-        S2 += pri[k] * mom[k, E2]
-        Sd += pri[k] * mom[k, ED]
-        Sa += pri[k] * abs(mom[k, E1])
+    S1, S2, Sd, Sa = _cluster_sums(A, pri, lab, kind, om, io, De, z, b, q, V, mom)
     scales[2] = q
     scales[3] = Sa if Sa > 0.0 else 1.0
     if not freeze:

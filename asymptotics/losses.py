@@ -63,20 +63,6 @@ def expit(x):
     return _expit(x)
 
 
-def _real(value, name: str) -> np.ndarray:
-    """A finite real float array (any shape), one-line ValueErrors naming ``name``."""
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be a real number or array, got a string")
-    try:
-        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
-    except (TypeError, ValueError):       # ragged nested sequences
-        raise ValueError(f"{name} must be a real number or array, got a ragged or non-numeric "
-                         f"{type(value).__name__}") from None
-    if raw.dtype.kind == "c" or (raw.dtype == object and any(isinstance(v, complex) for v in raw.ravel())):
-        raise ValueError(f"{name} must be real, got complex values")
-    return finite_array(raw, name)
-
-
 def _param(value, name: str) -> np.ndarray:
     arr = np.atleast_1d(finite_array(value, name))
     if arr.ndim != 1 or arr.size == 0:
@@ -340,19 +326,19 @@ class ClusterLosses:
 
     def value(self, t, k=None) -> np.ndarray:
         """Loss at the margins ``t`` (``k``: the cluster of each entry)."""
-        t = _real(t, "t")
+        t = finite_array(t, "t")
         k = self._checked_k(k, ("t", t.shape))
         return self._value(t, k)
 
     def derivative(self, t, k=None) -> np.ndarray:
         """d loss / dt at the margins ``t`` (hinge: the subgradient of the prox)."""
-        t = _real(t, "t")
+        t = finite_array(t, "t")
         k = self._checked_k(k, ("t", t.shape))
         return self._derivative(t, k)
 
     def prox(self, x, V, k=None) -> np.ndarray:
         """prox_{V l}(x), the root p of p + V l'(p) = x (unique: l is convex)."""
-        x = _real(x, "x")
+        x = finite_array(x, "x")
         if isinstance(V, (str, bytes)) or np.iscomplexobj(V):
             raise ValueError("V must be > 0 (a real number or array)")
         try:

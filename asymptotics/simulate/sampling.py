@@ -36,13 +36,13 @@ read-only mappings (:class:`types.MappingProxyType`); they pickle (and
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from .._validation import _short, boolean
+from .._validation import finite_array as real_array   # finite real array, one-line errors naming it
 from ..gaussian import Q
 from ..models import ClusterGMM
 
@@ -60,40 +60,6 @@ def check_memory(n_elements, name: str, what: str) -> None:
         raise ValueError(f"{name}: {what} needs {need / 1024 ** 3:.3g} GiB, above the memory budget of "
                          f"{MEMORY_BUDGET_BYTES / 1024 ** 3:.3g} GiB (asymptotics.simulate.sampling."
                          "MEMORY_BUDGET_BYTES)")
-
-
-def real_array(value, name: str, ndim: int | None = None) -> np.ndarray:
-    """Finite float array (of the given ndim) with one-line messages naming
-    ``name`` and no array repr.  Strings, booleans, complex numbers and
-    objects that are not real numbers are refused rather than converted."""
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be numeric, got a string")
-    try:
-        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
-    except (TypeError, ValueError):       # ragged nested sequences
-        raise ValueError(f"{name} must be a numeric array, got a ragged or non-numeric "
-                         f"{type(value).__name__}") from None
-    kind = raw.dtype.kind
-    if kind == "c":
-        raise ValueError(f"{name} must be real, got complex values (dtype {raw.dtype})")
-    if kind == "b":
-        raise ValueError(f"{name} must be numeric, got booleans")
-    if kind == "O":
-        for v in raw.ravel():
-            if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
-                raise ValueError(f"{name} must be numeric, got an entry of type {type(v).__name__}")
-    elif kind not in "iuf":
-        raise ValueError(f"{name} must be numeric, got dtype {raw.dtype}")
-    try:
-        arr = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be numeric, got {type(value).__name__}") from None
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if np.any(bad):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {int(bad.sum())} non-finite entries")
-    return arr
 
 
 def readonly(value):
