@@ -393,6 +393,30 @@ def _state(z, r, intercept):
 
 
 @kernel(error_model="numpy")
+def _max_abs(F, n):
+    """max |F_i| over the first n entries, inf if one is NaN (a NaN must not pass as converged)."""
+    res = 0.0
+    for i in range(n):
+        a = abs(F[i])
+        if not a <= res:
+            res = a if a == a else np.inf
+    return res
+
+
+@kernel(error_model="numpy")
+def _residual_scales(scales, spread, Sa, freeze):
+    """The scales that make the residual dimensionless (projections by the
+    Gaussian scale, (S4) by sum pi |e1|): the current ones in scales[2:4],
+    the ones used in scales[0:2] (frozen during a line search)."""
+    scales[2] = spread
+    scales[3] = Sa if Sa > 0.0 else 1.0
+    if not freeze:
+        scales[0] = scales[2]
+        scales[1] = scales[3]
+    return scales[0], scales[1]
+
+
+@kernel(error_model="numpy")
 def _cluster_sums(A, pri, lab, kind, om, io, De, z, b, scale, V, mom):
     """Moments of every cluster at Gaussian scale ``scale`` (into ``mom``) and
     the prior-weighted sums sum pi y e1, sum pi e2, sum pi ed, sum pi |e1|."""
@@ -498,13 +522,7 @@ def _system_cov(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, m
     Cg = C @ g
     Dg = D @ g
     N = g @ Cg + gamma * S2 * t[1]
-    scales[2] = s
-    scales[3] = Sa if Sa > 0.0 else 1.0
-    if not freeze:
-        scales[0] = scales[2]
-        scales[1] = scales[3]
-    sq = scales[0]
-    sb = scales[1]
+    sq, sb = _residual_scales(scales, s, Sa, freeze)
     for i in range(r):
         F[i] = (z[i] - Bg[i]) / sq
     F[r] = 2.0 * z[r] - math.log(N) if N > 0.0 else np.inf
@@ -546,12 +564,7 @@ def _system_cov(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, m
         if intercept:
             J[ib, j] = dS1 / sb
         J[iv, j] = -dV / (gamma * t[0]) - V * t[1] * dVh / (gamma * t[0] * t[0])
-    res = 0.0
-    for i in range(n):
-        a = abs(F[i])
-        if not a <= res:   # NaN-safe max
-            res = a if a == a else np.inf
-    return res
+    return _max_abs(F, n)
 
 
 @kernel(error_model="numpy")
@@ -569,13 +582,7 @@ def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, s
     ib = r + 1
     iv = n - 1
     S1, S2, Sd, Sa = _cluster_sums(A, pri, lab, kind, om, io, De, z, b, q, V, mom)
-    scales[2] = q
-    scales[3] = Sa if Sa > 0.0 else 1.0
-    if not freeze:
-        scales[0] = scales[2]
-        scales[1] = scales[3]
-    sq = scales[0]
-    sb = scales[1]
+    sq, sb = _residual_scales(scales, q, Sa, freeze)
     for i in range(r):
         acc = 0.0
         for k in range(K):
@@ -627,12 +634,7 @@ def system(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, mom, s
     J[r, r] += 2.0
     J[r, iv] -= 2.0
     J[iv, iv] -= lam * V / gamma
-    res = 0.0
-    for i in range(n):
-        a = abs(F[i])
-        if not a <= res:   # NaN-safe max
-            res = a if a == a else np.inf
-    return res
+    return _max_abs(F, n)
 
 
 @kernel(error_model="numpy")
