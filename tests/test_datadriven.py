@@ -1,6 +1,7 @@
 """suggest_delta and CostSensitiveSVC."""
 import numpy as np
 import pytest
+from refusal import refused
 from sklearn.utils.estimator_checks import check_estimator
 
 import asymptotics as asy
@@ -131,16 +132,7 @@ from asymptotics.datadriven import FoldsWarning  # noqa: E402
 from asymptotics.estimator import InputTypeError  # noqa: E402
 
 
-def _refused(name, call, exc=ValueError):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")      # no ComplexWarning, DataConversionWarning, ... on the way
-        with pytest.raises(exc) as info:
-            call()
-    msg = str(info.value)
-    assert "\n" not in msg, msg
-    head = msg.split(" must ")[0].split(":")[0]
-    assert name in head.replace(",", " ").split(), (name, msg)
-    return msg
+_refused = refused
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from refusal import refused
 
 from asymptotics.losses import HingeLoss, SquareLoss, VSLoss, cluster_losses, vs_preset
 
@@ -22,16 +23,7 @@ def _k(loss, n):
     return None if loss.size == 1 else np.arange(n) % loss.size
 
 
-def _refused(name, call):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")          # no RuntimeWarning / ComplexWarning on the way
-        with pytest.raises(ValueError) as info:
-            call()
-    msg = str(info.value)
-    assert "\n" not in msg, msg
-    head = msg.split(" must ")[0].split(":")[0]
-    assert name in head.replace(",", " ").split(), (name, msg)
-    return msg
+_refused = refused
 
 
 # ----------------------------------------------------------------------------------------------
