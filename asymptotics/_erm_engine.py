@@ -31,9 +31,10 @@ moments, evaluated from the tail-accurate kernels of
 :mod:`asymptotics.gaussian`).  The VS prox solves ``u + A s(u) = B`` with
 ``s`` the logistic function, ``u = iota - Delta p``, ``A = V omega Delta^2``,
 ``B = iota - Delta x``; its expectation is a Gaussian integral whose
-integrand has two *edges* (where ``A s'(u) = 1``, i.e. where the prox turns
-from the identity to nearly flat and back) of width ``1/(q Delta)`` in G,
-with complex singularities at that distance.  Gauss-Hermite and a uniform
+integrand has two *edges*, the real parts of the prox's branch points
+(``1 + A s(u)(1 - s(u)) = 0``; for large A near where the prox turns from
+the identity to nearly flat and back), of width ``1/(q Delta)`` in G, with
+the complex singularities at distance ``pi/(q Delta)``.  Gauss-Hermite and a uniform
 trapezoidal rule need O(q Delta) nodes there; we use the trapezoidal rule in
 the variable ``t(G) = sum_e asinh((G - G_e)/a_e) + kappa G`` (``a_e = 1/(q
 Delta)``), which places nodes geometrically around each edge and at most
