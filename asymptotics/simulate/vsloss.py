@@ -229,18 +229,27 @@ def _gd(yZ, omega, iota, Delta, method, lr, max_iter, gtol, recs=frozenset(), re
                 step_dir = np.matmul(c[:, None, :], yZ)[:, 0, :]
                 dnorm = np.sqrt(np.einsum("bm,bm->b", step_dir, step_dir))
             g_now = np.exp(M[:, 0]) * dnorm
-            v_now = np.sum(omega * np.logaddexp(0.0, z), axis=1) / n
-        value = np.where(active, v_now, value)
         gnorm = np.where(active, g_now, gnorm)
-        bad = active & ~(np.isfinite(v_now) & np.isfinite(g_now) & np.all(np.isfinite(step_dir), axis=1))
+        stop = active & ((g_now < gtol) | (dnorm == 0))
+        recording = record is not None and (it in recs or stop.any() or it >= max_iter)
+        # the loss value is only reported (records, stops, the last step): evaluating it at
+        # every step would cost a third of the transcendentals of a step
+        v_now = None
+        if recording or stop.any() or it >= max_iter:
+            with np.errstate(over="ignore", invalid="ignore"):
+                v_now = np.sum(omega * np.logaddexp(0.0, z), axis=1) / n
+            value = np.where(active, v_now, value)
+        finite = np.isfinite(g_now) & np.all(np.isfinite(step_dir), axis=1) & np.all(np.isfinite(z), axis=1)
+        if v_now is not None:
+            finite &= np.isfinite(v_now)
+        bad = active & ~finite
         if bad.any():
             if it == 0:
                 raise ConvergenceError("train_vs: the loss or its gradient at w = 0 is not finite (X too large "
                                        "to train on: rescale it)", iterations=0)
             raise ConvergenceError(f"train_vs: gradient descent diverged at iteration {it} (non-finite loss or "
                                    f"gradient); lower lr (= {lr:g})", iterations=it)
-        stop = active & ((g_now < gtol) | (dnorm == 0))
-        if record is not None and (it in recs or stop.any() or it >= max_iter):
+        if recording:
             record(it, theta_of(coords), margins, value, gnorm, active)
         converged |= stop
         active &= ~stop
