@@ -445,7 +445,7 @@ def _shifted_projection(A, k, theta, b):
 
 # ---------------------------------------------------------------- covariance
 @kernel(error_model="numpy")
-def cov_forms(cov, lam, Vh, t, B, C, D, E):
+def cov_forms(cov, lam, Vh, r):
     """Traces and mean forms of the resolvent R = (lam I + Vh Sigma)^{-1}
     (docs/covariance.md, regularised ERM): with atoms s_j of weight w_j and
     r_j = 1/(lam + Vh s_j),
@@ -454,12 +454,9 @@ def cov_forms(cov, lam, Vh, t, B, C, D, E):
     orthonormal basis U of the mean subspace, M = A U^T),
     ``B = U^T R U``, ``C = U^T R Sigma R U``, ``D = U^T Sigma^2 R^3 U``,
     ``E = U^T R^2 U`` (r x r).  dB/dVh = -C, dC/dVh = -2D, d t0/dVh = -t1,
-    d t1/dVh = -2 t3."""
+    d t1/dVh = -2 t3.  Returns (t, B, C, D, E) for a mean subspace of rank r."""
     U, sig, atoms, wts = cov
-    t[0] = 0.0
-    t[1] = 0.0
-    t[2] = 0.0
-    t[3] = 0.0
+    t = np.zeros(4)
     for j in range(atoms.size):
         sj = atoms[j]
         rj = 1.0 / (lam + Vh * sj)
@@ -468,13 +465,10 @@ def cov_forms(cov, lam, Vh, t, B, C, D, E):
         t[1] += x * sj * rj
         t[2] += x * rj
         t[3] += x * sj * rj * sj * rj
-    r = B.shape[0]
-    for i in range(r):
-        for j in range(r):
-            B[i, j] = 0.0
-            C[i, j] = 0.0
-            D[i, j] = 0.0
-            E[i, j] = 0.0
+    B = np.zeros((r, r))
+    C = np.zeros((r, r))
+    D = np.zeros((r, r))
+    E = np.zeros((r, r))
     for l in range(sig.size):
         sl = sig[l]
         rl = 1.0 / (lam + Vh * sl)
@@ -486,6 +480,7 @@ def cov_forms(cov, lam, Vh, t, B, C, D, E):
                 C[i, j] += uu * sl * rl
                 D[i, j] += uu * sl * sl * rl * rl
                 E[i, j] += uu * rl
+    return t, B, C, D, E
 
 
 @kernel(error_model="numpy")
@@ -509,12 +504,7 @@ def _system_cov(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, F, J, m
     V = math.exp(z[iv])
     S1, S2, Sd, Sa = _cluster_sums(A, pri, lab, kind, om, io, De, z, b, s, V, mom)
     Vh = Sd / V
-    t = np.empty(4)
-    B = np.empty((r, r))
-    C = np.empty((r, r))
-    D = np.empty((r, r))
-    E = np.empty((r, r))
-    cov_forms(cov, lam, Vh, t, B, C, D, E)
+    t, B, C, D, E = cov_forms(cov, lam, Vh, r)
     g = np.zeros(r)
     for i in range(r):
         for k in range(K):
@@ -865,12 +855,7 @@ def _first_guess(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, cov):
     theta = B g, s^2 = g^T C g + gamma S2 t1 ((C1)-(C3))."""
     K, r = A.shape
     if cov is not None:
-        t = np.empty(4)
-        B = np.empty((r, r))
-        C = np.empty((r, r))
-        D = np.empty((r, r))
-        E = np.empty((r, r))
-        cov_forms(cov, lam, 0.0, t, B, C, D, E)
+        t, B, C, D, E = cov_forms(cov, lam, 0.0, r)
         V = gamma * t[0]
     else:
         V = gamma / lam
@@ -1119,11 +1104,6 @@ def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_it
     alpha = math.exp(la)
     V = math.exp(lv)
     theta = z[:r].copy()
-    t = np.empty(4)
-    B = np.empty((r, r))
-    Cf = np.empty((r, r))
-    D = np.empty((r, r))
-    E = np.empty((r, r))
     g = np.empty(r)
     q0 = alpha if cov is not None else math.sqrt(theta @ theta + alpha * alpha)
     it = 0
@@ -1151,7 +1131,7 @@ def _fixed_point(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, max_it
                 acc += A[k, i] * pri[k] * lab[k] * mom[k, E1]
             g[i] = acc
         if cov is not None:
-            cov_forms(cov, lam, Sd / V, t, B, Cf, D, E)
+            t, B, Cf, D, E = cov_forms(cov, lam, Sd / V, r)
             Vn = gamma * t[0]
             th = B @ g
             target = math.sqrt(max(g @ (Cf @ g) + gamma * S2 * t[1], 1e-300))     # s
@@ -1226,12 +1206,7 @@ def outputs(A, pri, lab, kind, om, io, De, gamma, lam, intercept, z, V_out, mom,
     V_out[0] = V
     s = q
     if cov is not None:
-        t = np.empty(4)
-        B = np.empty((r, r))
-        Cf = np.empty((r, r))
-        D = np.empty((r, r))
-        E = np.empty((r, r))
-        cov_forms(cov, lam, Sd / V, t, B, Cf, D, E)
+        t, B, Cf, D, E = cov_forms(cov, lam, Sd / V, r)
         g = np.zeros(r)
         for i in range(r):
             for k in range(K):

@@ -84,6 +84,14 @@ def positive_array(value, name: str) -> np.ndarray:
     return arr
 
 
+def positive_float(value, name: str) -> float:
+    """One strictly positive finite number (a scalar :func:`positive_array`)."""
+    arr = positive_array(value, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
+    return float(arr)
+
+
 def probability(value, name: str) -> float:
     """A scalar in the open interval (0, 1)."""
     arr = finite_array(value, name)

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _erm_engine as _eng
 from ._parallel import run_chunks
-from ._validation import _short, boolean, check_grid, check_size, finite_array, positive_array
+from ._validation import _short, boolean, check_grid, check_size, finite_array, positive_array, positive_float
 from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
@@ -428,17 +428,15 @@ def erm_path(model: ClusterGMM, gamma: float, loss, lam=None, intercept: bool = 
     -------
     ERMPath
     """
-    gamma_arr = positive_array(gamma, "gamma")
-    if gamma_arr.ndim != 0:
-        raise ValueError(f"gamma must be a scalar, got shape {gamma_arr.shape}")
+    gamma = positive_float(gamma, "gamma")
     lam = np.logspace(1, -8, 37) if lam is None else finite_array(lam, "lam", ndim=1)
     if lam.size == 0 or np.any(lam <= 0):
         raise ValueError("lam must be a non-empty vector of values > 0")
-    path = erm(model, float(gamma_arr), loss, lam, intercept, delta=delta)
+    path = erm(model, gamma, loss, lam, intercept, delta=delta)
     losses = path.loss
     limit = None
-    if float(gamma_arr) > separability_threshold(model, path.intercept) and not np.any(losses.kind == SQUARE):
-        limit = max_margin(model, float(gamma_arr), losses.implied_margins, path.intercept)
+    if gamma > separability_threshold(model, path.intercept) and not np.any(losses.kind == SQUARE):
+        limit = max_margin(model, gamma, losses.implied_margins, path.intercept)
     if limit is None:
         nan = np.full(lam.size, np.nan)
         return ERMPath(path, None, nan, nan)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import _short, boolean, finite_array, positive_array
+from ._validation import _short, boolean, finite_array, positive_array, positive_float
 from .errors import InfeasibleError, NotSupportedError
 from .models import ClusterGMM, GroupGMM, LabelGMM
 from .results import freeze_fields
@@ -240,10 +240,7 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
         raise ValueError(f"model must be a ClusterGMM, LabelGMM or GroupGMM, got {type(model).__name__}")
     if model._cov is not None:
         raise NotSupportedError("model: optimize_margins does not cover covariance models")
-    g = positive_array(gamma, "gamma")
-    if g.ndim != 0:
-        raise ValueError(f"gamma must be a scalar, got shape {g.shape}")
-    gamma = float(g)
+    gamma = positive_float(gamma, "gamma")
     intercept = boolean(intercept, "intercept")
     if not (callable(objective) or objective in OBJECTIVES):
         raise ValueError(f"objective must be one of {OBJECTIVES} or a callable of the result, got {_short(objective)}")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import boolean, positive_array
+from ._validation import boolean, positive_array, positive_float
 from .gaussian import Q, logQ
 from .label import cs_svm
 from .models import LabelGMM
@@ -270,10 +270,7 @@ def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpport
         raise ValueError(f"model must be a GroupGMM, got {type(model).__name__}")
     if model.n_groups < 2:
         raise ValueError("model: equal opportunity needs at least two groups")
-    g = positive_array(gamma, "gamma")
-    if g.ndim != 0:
-        raise ValueError(f"gamma must be a scalar, got shape {g.shape}")
-    g = float(g)
+    g = positive_float(gamma, "gamma")
     intercept = boolean(intercept, "intercept")
     grid = np.linspace(*_LOG_DELTA_RANGE, _GRID)
     sweep = gs_svm(model, g, np.exp(grid), intercept=intercept)

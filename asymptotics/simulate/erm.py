@@ -147,7 +147,7 @@ from scipy.special import expit
 from .._validation import _short, boolean
 from ..errors import ConvergenceError, NotSeparableError
 from ..losses import HINGE, SQUARE, VS, Loss, VSLoss, cluster_losses
-from .sampling import ReadOnlyResult, check_memory, real_array
+from .sampling import ReadOnlyResult, check_memory, cluster_array, real_array
 
 __all__ = ["ERMFit", "fit_erm", "SeparableSampleError"]
 
@@ -305,14 +305,7 @@ def _validate(X, y, loss, lam, clusters, intercept, tol, max_iter) -> tuple:
             raise ValueError(f"loss: has {size} entries; give clusters (each sample's entry), "
                              "or a loss with 1 entry or 2 per-class entries")
     else:
-        c = np.asarray(clusters)
-        if c.dtype == bool or c.dtype.kind not in "iuf":
-            raise ValueError(f"clusters must be integer cluster indices, got dtype {c.dtype}")
-        if c.shape != (n,):
-            raise ValueError(f"clusters must have one index per row of X ({n}), got shape {c.shape}")
-        if c.dtype.kind == "f" and not (np.all(np.isfinite(c)) and np.all(c == np.round(c))):
-            raise ValueError("clusters must be integer cluster indices (got non-integer values)")
-        c = c.astype(np.int64)
+        c = cluster_array(clusters, n)
         if n and c.min() < 0:
             raise ValueError(f"clusters must be >= 0, got {int(c.min())}")
         if size == 1:

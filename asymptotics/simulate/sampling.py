@@ -62,6 +62,22 @@ def check_memory(n_elements, name: str, what: str) -> None:
                          "MEMORY_BUDGET_BYTES)")
 
 
+def cluster_array(clusters, n: int) -> np.ndarray:
+    """``clusters`` as int64 indices, one per sample: integers or
+    integer-valued floats of shape (n,), else a one-line ValueError naming
+    ``clusters``.  The range against the loss is the caller's to check."""
+    if isinstance(clusters, (str, bytes)):
+        raise ValueError("clusters must be integer cluster indices, got a string")
+    c = np.asarray(clusters)
+    if c.dtype == bool or c.dtype.kind not in "iuf":
+        raise ValueError(f"clusters must be integer cluster indices, got dtype {c.dtype}")
+    if c.shape != (n,):
+        raise ValueError(f"clusters must have one index per row of X ({n}), got shape {c.shape}")
+    if c.dtype.kind == "f" and not (np.all(np.isfinite(c)) and np.all(c == np.round(c))):
+        raise ValueError("clusters must be integer cluster indices (got non-integer values)")
+    return c.astype(np.int64)
+
+
 def readonly(value):
     """``value`` made read-only without copying data: an array becomes a
     read-only view (the caller's array keeps its flags), a dict a read-only

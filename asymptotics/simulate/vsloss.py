@@ -46,7 +46,7 @@ from .._validation import _short, boolean
 from ..errors import ConvergenceError
 from ..losses import PRESETS, VSLoss, cluster_losses, vs_preset
 from ..models import ClusterGMM
-from .sampling import ReadOnlyResult, classifier_errors, embedded_means, real_array
+from .sampling import ReadOnlyResult, classifier_errors, cluster_array, embedded_means, real_array
 from .svm import _check_xy
 
 __all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs", "train_vs_batch", "check_gd_options",
@@ -134,16 +134,7 @@ def _cluster_indices(clusters, y, size: int) -> np.ndarray:
         if size > 2:
             raise ValueError(f"clusters: needed unless the loss has one or two (class) entries (it has {size})")
         return np.where(y > 0, 0, 1) if size == 2 else np.zeros(n, dtype=np.int64)
-    if isinstance(clusters, (str, bytes)):
-        raise ValueError("clusters must be integer cluster indices, got a string")
-    c = np.asarray(clusters)
-    if c.dtype == bool or c.dtype.kind not in "iuf":
-        raise ValueError(f"clusters must be integer cluster indices, got dtype {c.dtype}")
-    if c.shape != (n,):
-        raise ValueError(f"clusters must have one index per row of X ({n}), got shape {c.shape}")
-    if c.dtype.kind == "f" and not (np.all(np.isfinite(c)) and np.all(c == np.round(c))):
-        raise ValueError("clusters must be integer cluster indices (got non-integer values)")
-    c = c.astype(np.int64)
+    c = cluster_array(clusters, n)
     if c.min() < 0 or c.max() >= size:
         raise ValueError(f"clusters must be indices into the loss's {size} entries (0..{size - 1}), "
                          f"got values in {int(c.min())}..{int(c.max())}")
