@@ -45,7 +45,7 @@ from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
 from .results import MaxMarginResult, _messages, error_fields, freeze_fields, frozen, frozen_metrics
-from .solver import _check_intercept_labels, mahalanobis_model, max_margin, separability_threshold
+from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
 
@@ -198,7 +198,7 @@ def _existence(model: ClusterGMM, loss: ClusterLosses, intercept: bool, gamma: f
         return NoMinimizerError(
             gamma, 1.0, f"lam = 0: the square-loss minimiser needs gamma < 1 (fewer features than samples); "
             f"at gamma = {gamma:.6g} least squares interpolates and its minimiser is not unique (use lam > 0)")
-    gs = separability_threshold(mahalanobis_model(model), intercept)
+    gs = separability_threshold(model, intercept)   # a covariance model: its Mahalanobis gamma*, cached
     if gamma < gs and (gamma < 1.0 or not np.any(loss.kind == SQUARE)):
         return None
     kind = "with" if intercept else "without"
