@@ -166,8 +166,12 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 
 
 @kernel(error_model="numpy")
-def _interval_moments(lo, hi):
-    """J_n = E[(hi - G)^n 1{lo < G < hi}] for n = 0, 1, 2 and
+def _interval_moments(hi, d):
+    """With lo = hi - d (d > 0 given, not recomputed as hi - lo: when the
+    window is narrow that difference keeps only the bits of d above hi's
+    last bit, a relative error 1e-16 |hi| / d, which made the moments jump
+    by 1e-10 between neighbouring points and stalled Newton):
+    J_n = E[(hi - G)^n 1{lo < G < hi}] for n = 0, 1, 2 and
     L = E[(1 - G^2) 1{lo < G < hi}] = hi phi(hi) - lo phi(lo).
 
     A wide interval, ``(hi - lo) max(1, |lo|, |hi|) > 1``: from tail
@@ -182,7 +186,7 @@ def _interval_moments(lo, hi):
     Gauss-Legendre.  There the integrand is phi(m) times an entire function
     that varies by at most e^(1/2) over the interval (m its midpoint), and
     the rule is exact to rounding."""
-    d = hi - lo
+    lo = hi - d
     if d * max(1.0, abs(lo), abs(hi)) <= 1.0:
         J0 = 0.0
         J1 = 0.0
@@ -219,13 +223,14 @@ def _hinge(om, De, C, q, V, out):
     moments of (a_hi - G) on (a_lo, a_hi):
     e1 = om Phi(a_lo) + q J1/V, e2 = om^2 Phi(a_lo) + q^2 J2/V^2, ed = J0."""
     a_hi = (De - C) / q
-    a_lo = a_hi - V * om / q
-    J0, J1, J2, L = _interval_moments(a_lo, a_hi)
+    width = V * om / q
+    a_lo = a_hi - width
+    J0, J1, J2, L = _interval_moments(a_hi, width)
     pl = _Phi(a_lo)
     phl = phi_scalar(a_lo)
     phh = phi_scalar(a_hi)
     # phi(a_lo) - phi(a_hi) without cancellation, factoring out the larger density
-    x = 0.5 * (a_hi - a_lo) * (a_hi + a_lo)          # (a_hi^2 - a_lo^2) / 2
+    x = 0.5 * width * (a_hi + a_lo)                  # (a_hi^2 - a_lo^2) / 2
     if x >= 0.0:
         dphi = -phl * math.expm1(-x)
     else:

@@ -828,7 +828,7 @@ def _global_solve(sysm, lam, iterations):
 
 
 def solve(priors, labels, gram, gamma, lam, kinds, omega, iota, Delta, intercept=True,
-          dps=30, start=None, *, method="auto", nodes=None, check=True) -> dict:
+          dps=30, start=None, *, method="auto", nodes=None, check=True, tol=None) -> dict:
     r"""Solve (S1)-(S4) at ``dps`` significant digits.
 
     Parameters
@@ -847,6 +847,10 @@ def solve(priors, labels, gram, gamma, lam, kinds, omega, iota, Delta, intercept
         (quadrature for every loss).   nodes : Gauss-Legendre nodes per panel
         (default ``default_nodes(dps)``).   check : estimate the quadrature
         error by re-evaluating with 1.5x the nodes (key ``quad_error``).
+    tol : residual at which the final Newton stops (default ``10^-(dps-2)``);
+        at the corners of the range (lam = 1e10, gamma = 1e-8) the
+        closed forms cancel ~10 digits, so a larger ``dps`` with a ``tol``
+        well above ``10^-dps`` is the way to keep 30 digits there.
 
     Returns
     -------
@@ -900,7 +904,7 @@ def solve(priors, labels, gram, gamma, lam, kinds, omega, iota, Delta, intercept
             x = sysm.pack(start["m"], start["q"], b0, start["V"])
         else:
             x = [mp.mpf(v) for v in x]
-        tol = mp.mpf(10) ** (-(dps - 2))
+        tol = mp.mpf(10) ** (-(dps - 2)) if tol is None else mp.mpf(tol)
         x, F, _, nit, ok = _newton(sysm, x, tol)
         iterations["newton"] = nit
         if not ok:
