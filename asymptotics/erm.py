@@ -391,18 +391,20 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     terr = np.full((P, K), np.nan)
     tloss = np.full((P, K), np.nan)
     if big.any():
-        # outputs of the shifted points in their own intercept (training losses: the kink's slack
-        # exactly), then b = b0 + b' for everything else
+        # the shifted points' outputs in their own intercept (|w| from the moments with a covariance,
+        # the training losses: the kink's slack exactly); then b = b0 + b' for the margins C_k and the
+        # training errors, which compare the margins with 0
         ib = np.flatnonzero(big)
         Zb = np.ascontiguousarray(Z[ib])
-        tb, scratch = np.full((ib.size, K), np.nan), [np.full(ib.size, np.nan) for _ in range(3)]
+        qb, taub, vhb = (np.full(ib.size, np.nan) for _ in range(3))
+        tlb = np.full((ib.size, K), np.nan)
         _eng.sweep_outputs(A, pri, lab, *shifted, np.ascontiguousarray(g_flat[ib]), np.ascontiguousarray(l_flat[ib]),
-                           intercept, Zb, scratch[0], np.full((ib.size, K), np.nan), np.full((ib.size, K), np.nan),
-                           tb, scratch[1], scratch[2], cov)
+                           intercept, Zb, qb, np.full((ib.size, K), np.nan), np.full((ib.size, K), np.nan), tlb,
+                           taub, vhb, cov)
         Z[ib, r + 1] += b0
     _eng.sweep_outputs(A, pri, lab, *arrays, g_flat, l_flat, intercept, Z, q, C, terr, tloss, tau, vhat, cov)
     if big.any():
-        tloss[ib] = tb
+        q[ib], tau[ib], vhat[ib], tloss[ib] = qb, taub, vhb, tlb
     theta = Z[:, :r]
     if cov is None:
         alpha = np.exp(Z[:, r])
