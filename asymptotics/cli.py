@@ -9,7 +9,9 @@ Results are a human table by default, ``--json`` (NaN and inf as ``null``) or
 Exit status: 0 on success; 2 for a mistake in the command line or a file the
 job cannot write (one line on stderr naming the flag, never a traceback); 1
 when the input is valid but the mathematics says no (the data are not
-separable at any requested gamma, a solver missed its tolerance).
+separable at any requested gamma, ``--lam 0`` has no minimiser at any
+requested point, a solver missed its tolerance).  A mistyped command, option
+or choice is answered with the nearest one ("did you mean --prior?").
 
 Models on the command line:
 
@@ -504,7 +506,8 @@ def _all_without_minimiser(args, model, key, gammas) -> None:
     from .erm import erm
     g = float(np.min(gammas))
     try:
-        erm(model, g, _loss_for(key, model, 1.0), 0.0, intercept=not args.no_intercept, on_nonseparable="raise")
+        # existence does not depend on the margins: the loss by its plain name is enough
+        erm(model, g, LOSS_FLAGS[key], 0.0, intercept=not args.no_intercept, on_nonseparable="raise")
     except NoMinimizerError as exc:
         if key == "square":
             why = f"smallest {_num(g)} >= 1: at least as many features as samples, least squares interpolates"
@@ -804,7 +807,8 @@ models:
 
 EXIT_HELP = """\
 exit status: 0 ok; 2 a mistake on the command line (one line naming the flag); 1 the input is valid
-but has no answer (not separable at any gamma, a solver missed its tolerance).
+but has no answer (not separable at any gamma, --lam 0 without a minimiser at every point, a solver
+missed its tolerance).
 The mathematics: docs/theory.md."""
 
 
