@@ -9,7 +9,9 @@ Results are a human table by default, ``--json`` (NaN and inf as ``null``) or
 Exit status: 0 on success; 2 for a mistake in the command line or a file the
 job cannot write (one line on stderr naming the flag, never a traceback); 1
 when the input is valid but the mathematics says no (the data are not
-separable at any requested gamma, a solver missed its tolerance).
+separable at any requested gamma, ``--lam 0`` has no minimiser at any
+requested point, a solver missed its tolerance).  A mistyped command, option
+or choice is answered with the nearest one ("did you mean --prior?").
 
 Models on the command line:
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import json
 import math
 import os
@@ -247,13 +250,28 @@ def build_model(args):
         if args.prior is None:
             raise UsageError("--prior is required for the label model (P(y = +1), the minority), e.g. --prior 0.1")
         mp, mm = _means(args, "mean_plus", "mean_minus", "--mean-plus", "--mean-minus")
+        _warn_majority(args.prior, "--prior", "class +1")
         return LabelGMM(args.prior, mp, mm)
     _only(args, "group", {"prior": "--prior", "mean_plus": "--mean-plus", "mean_minus": "--mean-minus"})
     for dest, flag in (("class_prior", "--class-prior"), ("group_prior", "--group-prior")):
         if getattr(args, dest) is None:
             raise UsageError(f"{flag} is required for the group model (--model group)")
     m1, m2 = _means(args, "mean_1", "mean_2", "--mean-1", "--mean-2")
+    _warn_majority(args.group_prior, "--group-prior", "group 1")
     return GroupGMM(args.class_prior, args.group_prior, m1, m2)
+
+
+def _warn_majority(prior: float, flag: str, who: str) -> None:
+    """One line on stderr when the prior makes the documented minority the
+    majority.  The results are computed as given (the mathematics holds for
+    any prior), but delta is the margin of ``who``, and a newcomer who typed the
+    majority's share most likely meant the other class.  The command line
+    only: the API takes any prior without a word (models with the roles
+    swapped are legitimate there)."""
+    if prior > 0.5:
+        _warning(f"{flag} {_num(prior)} > 0.5 makes {who}, documented as the minority (the one delta "
+                 f"applies to), the majority; computing as given (for the usual roles use {flag} "
+                 f"{_num(1 - prior)} and swap the two means)")
 
 
 def _minority_prior(model) -> float:
@@ -475,7 +493,33 @@ def _predict_erm(args, model, key):
             row["residual"] = r.residual[i]
             row["exists"] = bool(r.exists[i])      # False: lam = 0 has no minimiser there (NaN row)
             rows.append(row)
+    if not any(row["exists"] for row in rows):
+        _all_without_minimiser(args, model, key, g)
     return rows
+
+
+def _all_without_minimiser(args, model, key, gammas) -> None:
+    """No requested point has a minimiser (every one is lam = 0 beyond its
+    threshold): exit 1, as the max-margin predict does when no gamma is
+    separable.  The threshold and the reason are the library's (the error
+    erm raises at the smallest gamma, before it solves anything)."""
+    from .erm import erm
+    g = float(np.min(gammas))
+    try:
+        # existence does not depend on the margins: the loss by its plain name is enough
+        erm(model, g, LOSS_FLAGS[key], 0.0, intercept=not args.no_intercept, on_nonseparable="raise")
+    except NoMinimizerError as exc:
+        if key == "square":
+            why = f"smallest {_num(g)} >= 1: at least as many features as samples, least squares interpolates"
+            fix = "use --lam > 0"
+        else:
+            kind = "without" if args.no_intercept else "with"
+            why = (f"smallest {_num(g)} >= gamma_star = {exc.threshold:.6g}: the data are linearly separable "
+                   f"{kind} an intercept")
+            fix = "use --lam > 0, or predict without --loss for the lam -> 0 limit (the max-margin classifier)"
+        raise DomainError(f"--lam 0: the {key} training loss has no minimiser at any requested --gamma ({why}); "
+                          + fix) from None
+    raise AssertionError("erm found a lam = 0 minimiser that its grid call did not")   # pragma: no cover
 
 
 def cmd_threshold(args):
@@ -539,13 +583,14 @@ def cmd_delta_eo(args):
 
 
 def _parse_constraints(items) -> dict:
+    from .optimize import CONSTRAINT_METRICS
     out = {}
     for item in items or ():
         name, sep, value = str(item).partition("=")
         name = name.strip()
-        if not sep or name not in ("R", "R_bal", "R_subgroup_bal", "R_plus", "R_minus", "worst", "abs_DEO"):
-            raise UsageError(f"--constraint: expected METRIC=BOUND with METRIC one of R, R_bal, R_subgroup_bal, "
-                             f"R_plus, R_minus, worst, abs_DEO, got {item!r}")
+        if not sep:          # the metric itself is checked by optimize_margins (for the model at hand)
+            raise UsageError(f"--constraint: expected METRIC=BOUND with METRIC one of "
+                             f"{', '.join(CONSTRAINT_METRICS)}, got {item!r}")
         try:
             bound = float(value)
         except ValueError:
@@ -557,9 +602,9 @@ def _parse_constraints(items) -> dict:
 
 
 def cmd_optimize(args):
-    from .optimize import OBJECTIVES, optimize_margins
-    if args.objective not in OBJECTIVES:
-        raise UsageError(f"--objective: one of {', '.join(OBJECTIVES)}, got {args.objective!r}")
+    from .optimize import optimize_margins
+    # --objective and the --constraint metrics are checked by optimize_margins, for the model at hand,
+    # before any computation; its messages name "objective"/"constraints", which flag_message turns into flags
     if args.margins not in ("per-cluster", "minority"):
         raise UsageError(f"--margins: per-cluster or minority, got {args.margins!r}")
     constraints = _parse_constraints(args.constraint)
@@ -691,14 +736,57 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=30, width=100)
 
 
+def _did_you_mean(word: str, candidates) -> str:
+    """`` (did you mean X?)`` for the closest candidate, or ``""``."""
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (exit status 2), and which
     reads values that start with a minus sign and a digit (``--mean-minus
-    -2,0``, ``--gamma -1:2:3``) as values, not as unknown options."""
+    -2,0``, ``--gamma -1:2:3``) as values, not as unknown options.
 
-    def __init__(self, *args, **kwargs):
+    A command's parser (``command=True``) answers for everything after the
+    command itself: an unknown option (``predict --pi 0.1``) is reported by
+    it, with "did you mean --prior?" and its own help pointer, before any
+    missing required option; argparse would leave it to the program's parser
+    and its top-level help."""
+
+    def __init__(self, *args, command: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-\.?\d")
+        self._command = command
+
+    def _known_option(self, name: str) -> bool:
+        if name in self._option_string_actions:
+            return True
+        # argparse accepts a unique prefix (--pri for --prior); an ambiguous one is its own error
+        return name.startswith("--") and any(o.startswith(name) for o in self._option_string_actions)
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self._command:
+            return super().parse_known_args(args, namespace)
+        args = list(sys.argv[1:] if args is None else args)
+        for token in args:
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            if name.startswith("-") and len(name) > 1 and not self._negative_number_matcher.match(name) \
+                    and not self._known_option(name):
+                options = [o for o in self._option_string_actions if o.startswith("--")]
+                self.error(f"unrecognized option {name}{_did_you_mean(name, options)}")
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+    def _check_value(self, action, value):
+        # a mistyped choice (a command, --model, --setting) gets the nearest one instead of the whole list
+        if action.choices is not None and value not in action.choices:
+            hint = _did_you_mean(value, action.choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}" + (
+                hint or f" (choose from {', '.join(map(str, action.choices))})"))
 
     def error(self, message):
         message = message.replace("\n", " ")
@@ -714,11 +802,13 @@ MODEL_HELP = """\
 models:
   label (default): --prior P --mean-plus V --mean-minus V, or --prior P --norms A,B --angle DEG
   group (--model group): --class-prior P --group-prior P --mean-1 V --mean-2 V, or --norms/--angle
-  class +1 is the minority (P(y = +1) = --prior); x | y ~ N(mu_y, I)"""
+  class +1 is the minority (P(y = +1) = --prior), group 1 the minority group; x | y ~ N(mu_y, I);
+  --prior or --group-prior > 0.5 is computed as given, with a one-line warning on stderr"""
 
 EXIT_HELP = """\
 exit status: 0 ok; 2 a mistake on the command line (one line naming the flag); 1 the input is valid
-but has no answer (not separable at any gamma, a solver missed its tolerance).
+but has no answer (not separable at any gamma, --lam 0 without a minimiser at every point, a solver
+missed its tolerance).
 The mathematics: docs/theory.md."""
 
 
@@ -795,7 +885,7 @@ def build_parser():
 
     def command(name, summary, description, examples=(), epilog=()):
         p = sub.add_parser(name, help=summary, description=_wrap(description), formatter_class=_Formatter,
-                           epilog=_epilog(*epilog, examples=examples))
+                           epilog=_epilog(*epilog, examples=examples), command=True)
         return p
 
     p = command("predict", "CS-SVM / GS-SVM (or regularised ERM) predictions over a grid of gamma and delta",
@@ -951,13 +1041,36 @@ def build_parser():
 _FIGURE_FLAGS = ("--quick", "--out", "--jobs", "--json", "--csv")
 
 
-def _route(argv: list) -> list:
-    """No command: the main job (``figures``), also with figures options."""
+_PROGRAM_FLAGS = ("-h", "--help", "--version")
+
+
+def _route(argv: list, parser=None) -> list:
+    """No command: the main job (``figures``), also with figures options.
+    Options before the command (``--prior 0.1 predict``) are a UsageError
+    that shows the order; argparse would call '0.1' an invalid command."""
     if not argv:
         return ["figures"]
-    if argv[0].split("=")[0] in _FIGURE_FLAGS:
+    first = argv[0].split("=")[0]
+    if first in _FIGURE_FLAGS:
         return ["figures"] + argv
-    return argv
+    if first.startswith("-") and first not in _PROGRAM_FLAGS:
+        where = next((i for i, a in enumerate(argv) if a in COMMANDS), None)
+        if where is not None:
+            rest = argv[:where] + argv[where + 1:]
+            raise UsageError(f"options go after the command: asymptotics {argv[where]} {' '.join(rest)}")
+        parser = parser or build_parser()
+        owner = next((name for name, sub in _commands(parser).items() if first in sub._option_string_actions
+                      and first not in _PROGRAM_FLAGS), None)
+        if owner is not None:
+            raise UsageError(f"{first}: options go after a command, e.g. asymptotics {owner} {' '.join(argv)} "
+                             "(see asymptotics --help)")
+    return argv      # anything else is argparse's to report (an unknown option, an unknown command)
+
+
+def _commands(parser) -> dict:
+    """The program's command parsers by name."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
 
 
 def _error(message: str) -> None:
@@ -965,10 +1078,20 @@ def _error(message: str) -> None:
         print(f"asymptotics: error: {message}", file=sys.stderr)
 
 
+def _warning(message: str) -> None:
+    if sys.stderr is not None:
+        print(f"asymptotics: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(_route(argv))
+    try:
+        routed = _route(argv, parser)
+    except UsageError as exc:
+        _error(str(exc))
+        return 2
+    args = parser.parse_args(routed)
     if args.command == "help":
         if args.topic is None:
             parser.print_help()

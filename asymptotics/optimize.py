@@ -40,6 +40,7 @@ from .solver import max_margin, separability_threshold
 __all__ = ["MarginOptimum", "optimize_margins", "ParetoFront", "pareto_front", "OBJECTIVES"]
 
 OBJECTIVES = ("R", "R_bal", "R_subgroup_bal", "worst", "abs_DEO")
+CONSTRAINT_METRICS = ("R", "R_bal", "R_subgroup_bal", "R_plus", "R_minus", "worst", "abs_DEO")
 LOG_BOUND = 12.0
 
 
@@ -182,6 +183,23 @@ def _call_objective(objective, result) -> float:
     return value
 
 
+def _metric_name(value, arg: str, model: ClusterGMM, allowed: tuple) -> str:
+    """``value`` as a metric name ``optimize_margins`` can minimise or bound
+    for ``model``, or a ValueError naming ``arg``.  Checked as a string first:
+    a numpy string compares equal to a name but cannot be looked up in a dict."""
+    if not isinstance(value, str):
+        raise ValueError(f"{arg}: a metric name must be a str (one of {', '.join(allowed)}), got {_short(value)} "
+                         f"of type {type(value).__name__}")
+    if value not in allowed:
+        raise ValueError(f"{arg}: unknown metric {_short(value)} (one of {', '.join(allowed)})")
+    have = model.metrics(np.full(model.n_clusters, 0.5))
+    # R and worst come from the cluster errors of any model; abs_DEO needs the model's DEO
+    has = [n for n in allowed if n in ("R", "worst") or ("DEO" if n == "abs_DEO" else n) in have]
+    if value not in has:
+        raise ValueError(f"{arg}: a {type(model).__name__} has no metric {value!r} (it has {', '.join(has)})")
+    return value
+
+
 def _scalar_metric(problem, name, x):
     _, _, vals, grads = problem.evaluate(x)
     if name == "abs_DEO":
@@ -242,19 +260,13 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
         raise NotSupportedError("model: optimize_margins does not cover covariance models")
     gamma = positive_float(gamma, "gamma")
     intercept = boolean(intercept, "intercept")
-    if not (callable(objective) or objective in OBJECTIVES):
-        raise ValueError(f"objective must be one of {OBJECTIVES} or a callable of the result, got {_short(objective)}")
-    if objective in ("abs_DEO",) and not isinstance(model, GroupGMM):
-        raise ValueError("objective: 'abs_DEO' needs a group model")
+    if not callable(objective):
+        objective = _metric_name(objective, "objective", model, OBJECTIVES)
     constraints = {} if constraints is None else constraints
     if not isinstance(constraints, dict):
         raise ValueError(f"constraints must be a dict {{metric: upper bound}}, got {_short(constraints)}")
-    allowed = ("R", "R_bal", "R_subgroup_bal", "R_plus", "R_minus", "worst", "abs_DEO")
     for name, bound in constraints.items():
-        if name not in allowed:
-            raise ValueError(f"constraints: unknown metric {_short(name)} (one of {allowed})")
-        if name == "abs_DEO" and not isinstance(model, GroupGMM):
-            raise ValueError("constraints: 'abs_DEO' needs a group model")
+        _metric_name(name, "constraints", model, CONSTRAINT_METRICS)
         b = positive_array(bound, f"constraints[{_short(name)}]")
         if b.ndim != 0:
             raise ValueError(f"constraints[{_short(name)}] must be a scalar bound")
@@ -439,7 +451,7 @@ def pareto_front(model: GroupGMM, gamma, objectives=("R", "abs_DEO"), n_points: 
         Points on the front (>= 2).
     """
     if not (isinstance(objectives, tuple) and len(objectives) == 2
-            and all(o in OBJECTIVES for o in objectives)):
+            and all(isinstance(o, str) and o in OBJECTIVES for o in objectives)):
         raise ValueError(f"objectives must be two of {OBJECTIVES}, got {_short(objectives)}")
     if isinstance(n_points, (bool, np.bool_)) or not isinstance(n_points, (int, np.integer)) or not 2 <= n_points <= 200:
         raise ValueError(f"n_points must be an integer in 2..200, got {_short(n_points)}")

@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -457,3 +458,101 @@ def test_optimize_matches_the_api(capsys):
 def test_optimize_mistakes_are_one_line(capsys, argv, needle, status):
     rc, out, err = run(capsys, "optimize", *LABEL_ARGS, "--gamma", "2", *argv)
     assert rc == status and out == "" and err.count("\n") == 1 and needle in err, err
+
+
+# ------------------------------------------------------------------ issue 18: no answer anywhere, newcomers
+@pytest.mark.parametrize("loss,extra,threshold", [
+    ("ce", [], lambda: asy.separability_threshold(LABEL)),
+    ("hinge", ["--delta", "2,3"], lambda: asy.separability_threshold(LABEL)),
+    ("ce", ["--no-intercept"], lambda: asy.separability_threshold(LABEL, intercept=False)),
+    ("square", [], lambda: 1.0),
+])
+def test_predict_lam_0_without_a_minimiser_anywhere_is_status_1(capsys, loss, extra, threshold):
+    """As max-margin predict when no gamma is separable: one line that says why, status 1, no rows."""
+    rc, out, err = run(capsys, "predict", *LABEL_ARGS, "--gamma", "1,2", "--loss", loss, "--lam", "0", *extra)
+    assert rc == 1 and out == "" and err.count("\n") == 1, err
+    assert "--lam 0" in err and "--gamma" in err and "smallest 1 >= " in err and "Traceback" not in err, err
+    if loss != "square":
+        assert f"gamma_star = {threshold():.6g}" in err, err
+    # one point with a minimiser (gamma below gamma_star) keeps the grid, with exists False elsewhere
+    g = asy.separability_threshold(LABEL) / 2 if loss != "square" else 0.5
+    rows = json.loads(ok(capsys, "predict", *LABEL_ARGS, "--gamma", f"{g!r},2", "--loss", loss, "--lam", "0",
+                         *extra, "--json"))
+    assert [r["exists"] for r in rows if r["gamma"] == 2] == [False] * len([r for r in rows if r["gamma"] == 2])
+    assert all(r["exists"] for r in rows if r["gamma"] != 2) and len(rows) > 1
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["optimize", *LABEL_ARGS, "--gamma", "2", "--objective", "R_subgroup_bal"], "--objective"),
+    (["optimize", *LABEL_ARGS, "--gamma", "2", "--objective", "abs_DEO"], "--objective"),
+    (["optimize", *LABEL_ARGS, "--gamma", "2", "--constraint", "R_subgroup_bal=0.1"], "--constraint"),
+])
+def test_optimize_metric_the_model_lacks_names_the_flag(capsys, argv, needle):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"asymptotics: error: {needle}:"), err
+    assert "LabelGMM has no metric" in err and "R_bal" in err, err
+
+
+@pytest.mark.parametrize("typo,meant", [("--pi", "--prior"), ("--gama", "--gamma"), ("--mean_plus", "--mean-plus"),
+                                        ("--lambda", "--lam"), ("--deltas", "--delta")])
+def test_unknown_option_of_a_command_suggests_the_near_one_with_its_help(capsys, typo, meant):
+    """Reported before the missing --gamma, by predict itself: its own help, not the program's."""
+    rc, out, err = run(capsys, "predict", typo, "0.1")
+    assert rc == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("asymptotics predict: error:") and typo in err, err
+    assert f"(did you mean {meant}?)" in err and "(see asymptotics predict --help)" in err, err
+
+
+def test_unknown_option_without_a_near_one_and_stray_arguments(capsys):
+    rc, out, err = run(capsys, "predict", *LABEL_ARGS, "--gamma", "2", "--frobnicate")
+    assert rc == 2 and "unrecognized option --frobnicate (see asymptotics predict --help)" in err, err
+    rc, out, err = run(capsys, "threshold", *LABEL_ARGS, "stray")
+    assert rc == 2 and "unrecognized arguments: stray (see asymptotics threshold --help)" in err, err
+    # a unique prefix is still argparse's abbreviation, and a negative number still a value
+    rows = json.loads(ok(capsys, "threshold", "--pri", "0.1", "--mean-plus", "4,0", "--mean-minus", "-0,2", "--json"))
+    assert rows[0]["gamma_star"] == pytest.approx(asy.separability_threshold(LABEL), rel=1e-12)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--prior", "0.1", "predict", "--gamma", "2"],
+     "asymptotics: error: options go after the command: asymptotics predict --prior 0.1 --gamma 2\n"),
+    (["--model", "group", "delta-eo"], "asymptotics: error: options go after the command: asymptotics delta-eo "
+                                       "--model group\n"),
+    (["--prior", "0.1"], "asymptotics: error: --prior: options go after a command, e.g. asymptotics predict "
+                         "--prior 0.1 (see asymptotics --help)\n"),
+])
+def test_options_before_the_command_show_the_order(capsys, no_job, argv, message):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == "" and err == message and not no_job
+
+
+@pytest.mark.parametrize("argv,hint", [
+    (["predcit"], "invalid choice: 'predcit' (did you mean predict?)"),
+    (["delta_star"], "(did you mean delta-star?)"),
+    (["help", "simulat"], "(did you mean simulate?)"),
+    (["predict", "--model", "lable"], "argument --model: invalid choice: 'lable' (did you mean label?)"),
+])
+def test_mistyped_choice_gets_the_nearest(capsys, no_job, argv, hint):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and hint in err and "choose from" not in err, err
+
+
+@pytest.mark.parametrize("flag,value,args", [
+    ("--prior", "0.9", ["--mean-plus", "4,0", "--mean-minus", "0,2"]),
+    ("--group-prior", "0.95", ["--model", "group", "--class-prior", "0.5", "--mean-1", "3,0", "--mean-2", "0,3"]),
+])
+def test_majority_prior_warns_once_and_computes_as_given(capsys, flag, value, args):
+    rc, out, err = run(capsys, "predict", flag, value, *args, "--gamma", "2", "--delta", "3", "--json")
+    assert rc == 0 and err.count("\n") == 1, err
+    assert err.startswith(f"asymptotics: warning: {flag} {value} > 0.5") and "minority" in err, err
+    model = (asy.LabelGMM(0.9, [4, 0], [0, 2]) if flag == "--prior"
+             else asy.GroupGMM(0.5, 0.95, [3, 0], [0, 3]))
+    expected = (asy.cs_svm if flag == "--prior" else asy.gs_svm)(model, 2.0, 3.0)
+    assert json.loads(out)[0]["R_bal"] == pytest.approx(float(expected.R_bal), rel=1e-12)
+    rc, out, err = run(capsys, "predict", flag, "0.5", *args, "--gamma", "2")   # 0.5: no minority, no warning
+    assert rc == 0 and err == ""
+    rc, out, err = run(capsys, "predict", "--help")
+    assert "> 0.5 is computed as given, with a one-line warning" in " ".join(out.split())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # the API takes any prior without a word (documented choice)
+        asy.LabelGMM(0.9, [4, 0], [0, 2])

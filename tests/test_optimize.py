@@ -103,3 +103,33 @@ def test_infeasible_constraint_says_what_was_reached():
         asy.optimize_margins(GROUP_IMB, 2.0, "R_bal", {"R": 1e-4})
     with pytest.raises(asy.NotSeparableError):
         asy.optimize_margins(GROUP_IMB, 1e-3, "R")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(objective=np.array("R")), "objective: a metric name must be a str"),      # was TypeError: unhashable
+    (dict(objective=["R"]), "objective: a metric name must be a str"),
+    (dict(objective=None), "objective: a metric name must be a str"),
+    (dict(objective="R_subgroup_bal"), "objective: a LabelGMM has no metric 'R_subgroup_bal'"),
+    (dict(objective="abs_DEO"), "objective: a LabelGMM has no metric 'abs_DEO'"),
+    (dict(constraints={"R_subgroup_bal": 0.1}), r"constraints: a LabelGMM has no metric 'R_subgroup_bal' \(it has "
+                                                "R, R_bal, R_plus, R_minus, worst\\)"),
+    (dict(constraints={1: 0.1}), "constraints: a metric name must be a str"),
+])
+def test_metric_names_are_checked_as_strings_of_the_model(kwargs, match):
+    args = dict(model=asy.LabelGMM(0.1, [2, 0], [0, 1]), gamma=2.0, objective="R")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match) as info:
+        asy.optimize_margins(**args)
+    assert "\n" not in str(info.value)
+
+
+def test_metric_names_a_plain_cluster_model_lacks_and_numpy_strings():
+    flat = asy.ClusterGMM(GROUP_IMB.priors, GROUP_IMB.labels, GROUP_IMB.means)
+    with pytest.raises(ValueError, match="objective: a ClusterGMM has no metric 'R_bal' \\(it has R, worst\\)"):
+        asy.optimize_margins(flat, 2.0, "R_bal")
+    with pytest.raises(ValueError, match="objectives must be two of"):
+        asy.pareto_front(GROUP_IMB, 2.0, (np.array("R"), "abs_DEO"))
+    m = asy.LabelGMM.antipodal(0.1, 2.0)          # a numpy str is a str: same answer as the plain one
+    a = asy.optimize_margins(m, 2.0, np.str_("R_bal"), {np.str_("R"): 0.5}, margins="minority")
+    b = asy.optimize_margins(m, 2.0, "R_bal", {"R": 0.5}, margins="minority")
+    assert a.value == b.value and a.objective == "R_bal"
