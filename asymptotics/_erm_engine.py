@@ -670,7 +670,9 @@ def loss_parameter_rhs(A, pri, lab, kind, om, io, De, gamma, intercept, z, scale
     (j = 0 omega, 1 iota, 2 Delta), F scaled as by :func:`system` with
     ``scales``.  The parameters of cluster k enter F only through its
     moments e1, e2, ed, differenced centrally (relative step 1e-5; the
-    moments are smooth in the parameters, so the error is ~1e-10).  S2, the
+    moments are smooth in the parameters, so the error is ~1e-10), except
+    Delta of a hinge or square cluster, whose moments depend on Delta - C
+    only: there d/dDelta = -d/dC, exact.  S2, the
     e2-sum of (S2), is recomputed at z."""
     K, r = A.shape
     n = z.size
@@ -691,17 +693,24 @@ def loss_parameter_rhs(A, pri, lab, kind, om, io, De, gamma, intercept, z, scale
         for j in range(3):
             if j == 1 and kind[k] != VS:
                 continue                      # hinge and square have no offset
-            p0 = om[k] if j == 0 else (io[k] if j == 1 else De[k])
-            h = 1e-5 * (max(abs(p0), 1.0) if j == 1 else p0)
-            for sgn in range(2):
-                x = p0 + h if sgn == 0 else p0 - h
-                o2 = x if j == 0 else om[k]
-                i2 = x if j == 1 else io[k]
-                d2 = x if j == 2 else De[k]
-                moments(kind[k], o2, i2, d2, C, q, V, up if sgn == 0 else down)
-            de1 = (up[E1] - down[E1]) / (2.0 * h)
-            de2 = (up[E2] - down[E2]) / (2.0 * h)
-            ded = (up[ED] - down[ED]) / (2.0 * h)
+            if j == 2 and kind[k] != VS:
+                # hinge and square moments depend on Delta - C only: d/dDelta = -d/dC, exactly (a
+                # relative step would be 0 at a shifted kink, where Delta is 0: erm._kink_offset)
+                de1 = -mom[k, E1C]
+                de2 = -mom[k, E2C]
+                ded = -mom[k, EDC]
+            else:
+                p0 = om[k] if j == 0 else (io[k] if j == 1 else De[k])
+                h = 1e-5 * (max(abs(p0), 1.0) if j == 1 else p0)
+                for sgn in range(2):
+                    x = p0 + h if sgn == 0 else p0 - h
+                    o2 = x if j == 0 else om[k]
+                    i2 = x if j == 1 else io[k]
+                    d2 = x if j == 2 else De[k]
+                    moments(kind[k], o2, i2, d2, C, q, V, up if sgn == 0 else down)
+                de1 = (up[E1] - down[E1]) / (2.0 * h)
+                de2 = (up[E2] - down[E2]) / (2.0 * h)
+                ded = (up[ED] - down[ED]) / (2.0 * h)
             c = j * K + k
             for i in range(r):
                 out[i, c] = -V / gamma * A[k, i] * pri[k] * lab[k] * de1 / scales[0]

@@ -297,8 +297,11 @@ def _erm_sensitivity(result) -> Sensitivity:
     central difference of cluster k's moments at the fixed solution z
     (relative step 1e-5, error ~1e-10: the moments are smooth in the
     parameters and evaluated to rounding), not of the solver."""
+    import importlib
+
     from . import _erm_engine as eng
 
+    erm_module = importlib.import_module("asymptotics.erm")      # the module (the package's `erm` is the function)
     model = result.model
     if model._cov is not None:
         raise NotSupportedError("result: sensitivities of covariance models are not implemented")
@@ -322,17 +325,33 @@ def _erm_sensitivity(result) -> Sensitivity:
     T = 2 + 3 * K                                     # columns: lam, gamma, omega_k, iota_k, Delta_k
     dz = np.full((P, n, T), np.nan)
     F, J, mom, scales = np.empty(n), np.empty((n, n)), np.empty((K, eng.NMOM)), np.empty(4)
+    work = eng._make_work(K, n)
+    b0 = erm_module._kink_offset(model, cl) if intercept else None
+    shifted = erm_module._shifted(cl, lab, b0) if b0 is not None else None
+    b = b.copy()
     for p in range(P):
         if status[p] != 0:
             continue          # NaN where there is no minimiser, and at the non-smooth w = 0 minimiser
         z = np.concatenate([theta[p], [np.log(alpha[p])], [b[p]] if intercept else [], [np.log(V[p])]])
-        eng.system(A, pri, lab, kind, om, io, De, gam[p], lam[p], intercept, z, F, J, mom, scales, False, None)
+        arrays = (kind, om, io, De)
+        if shifted is not None and lam[p] >= erm_module.LAM_KINK:
+            # solved relative to a hinge kink (erm._kink_offset): differentiate there too, after
+            # restoring the digits of b - b0 that the result's b does not hold (a Newton polish)
+            arrays = shifted
+            z[r + 1] -= b0
+            eng.newton(A, pri, lab, *arrays, gam[p], lam[p], intercept, z, 8, eng.TOL, work, None)
+            b[p] = b0 + z[r + 1]
+        eng.system(A, pri, lab, *arrays, gam[p], lam[p], intercept, z, F, J, mom, scales, False, None)
         rhs = np.zeros((n, T))
         rhs[n - 1, 0] = -V[p] / gam[p]
         rhs[:r, 1] = theta[p] / (gam[p] * scales[0])
         rhs[r, 1] = 1.0 / gam[p]
         rhs[n - 1, 1] = 1.0 / gam[p]
-        eng.loss_parameter_rhs(A, pri, lab, kind, om, io, De, gam[p], intercept, z, scales, rhs[:, 2:], mom)
+        eng.loss_parameter_rhs(A, pri, lab, *arrays, gam[p], intercept, z, scales, rhs[:, 2:], mom)
+        if arrays is shifted:
+            # at fixed b0, a VS cluster's shifted offset iota - Delta y b0 moves with its Delta too
+            vs = np.flatnonzero(kind == 0)
+            rhs[:, 2 + 2 * K + vs] -= rhs[:, 2 + K + vs] * (lab[vs] * b0)
         dz[p] = -np.linalg.solve(J, rhs)
     dtheta, dla, dlv = dz[:, :r, :], dz[:, r, :], dz[:, n - 1, :]
     db = dz[:, r + 1, :] if intercept else np.zeros_like(dla)

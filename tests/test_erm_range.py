@@ -207,3 +207,32 @@ def test_point_moments_closed_form_against_the_prox(kind, om, io, De, V):
             exact = float((P - X) / V)
         assert abs(e1 - exact) <= 1e-13 * abs(exact) + 1e-300, (X, e1, exact)
         assert e2 == e1 * e1
+
+
+@pytest.mark.parametrize("loss", ["hinge", "VS+hinge"])
+def test_sensitivities_at_a_large_ridge(loss):
+    """Sensitivities of a point solved relative to a hinge kink are taken
+    there too.  Pure hinge: in the homogeneous regime q = c/lam exactly, so
+    lam dq/dlam = -q (an identity, to 1e-9 up to lam = 1e10); for both losses
+    d/dlam and d/dDelta of the kink's cluster (its Delta is 0 in the shifted
+    loss: the derivative is -d/dC, exact) against central differences of the
+    solver at lam = 1e6."""
+    loss = LOSSES[loss]
+    lams = np.array([1e4, 1e6, 1e8, 1e10])
+    r = asy.erm(LABEL, 1.0, loss, lams)
+    s = asy.sensitivity(r)
+    if loss == "hinge":
+        np.testing.assert_allclose(lams * s.grad["q"]["lam"], -r.q, rtol=1e-9)
+    base = resolve_loss(loss, LABEL)
+
+    def solve(lam, dDelta=0.0):
+        De = base.Delta + np.array([0.0, dDelta])
+        return asy.erm(LABEL, 1.0, asy.losses.ClusterLosses(base.kind, base.omega, base.iota, De, "x"), lam)
+
+    lam, h = 1e6, 1e-6
+    fd_lam = (float(solve(lam * (1 + h)).q) - float(solve(lam * (1 - h)).q)) / (2 * h * lam)
+    fd_Delta = (float(solve(lam, h).b) - float(solve(lam, -h).b)) / (2 * h)
+    fd_Delta_q = (float(solve(lam, h).q) - float(solve(lam, -h).q)) / (2 * h)
+    assert float(s.grad["q"]["lam"][1]) == pytest.approx(fd_lam, rel=1e-7)
+    assert float(s.grad["b"]["Delta"][1, 1]) == pytest.approx(fd_Delta, rel=1e-7)
+    assert float(s.grad["q"]["Delta"][1, 1]) == pytest.approx(fd_Delta_q, rel=1e-6, abs=1e-18)
