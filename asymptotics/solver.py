@@ -16,6 +16,7 @@ How it is solved, and why that is safe, is in :mod:`asymptotics._engine`.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -27,7 +28,7 @@ from .covariance import covariance_max_margin
 from ._validation import _short, boolean, broadcast_shapes, check_grid, positive_array
 from .errors import ConvergenceError, NotSeparableError
 from .models import ClusterGMM
-from .results import MaxMarginResult, assemble, build_max_margin
+from .results import MaxMarginResult, assemble, build_max_margin, frozen
 
 __all__ = ["MaxMarginResult", "max_margin", "separability_threshold", "ThresholdUnderflowWarning"]
 
@@ -38,6 +39,20 @@ MAX_INNER = 1000
 GAMMA_MAX = 1e50
 GAMMA_MIN = 1e-300      # below it (and above gamma_star) the program degenerates: a ValueError, not a failure
 MARGIN_MAX = 1e300
+# Margins whose largest entry lies outside [2^-32, 2^32] are solved divided by the nearest power of two
+# (exactly: the program is homogeneous in the margins, w and b scale with them); the engine's u = 1/q
+# and u * margin leave double precision near margins of 1e100 otherwise.
+MARGIN_SCALE = 2.0 ** 32
+
+
+def _margin_scales(m_flat: np.ndarray) -> np.ndarray:
+    """Per point, 1 or the power of two nearest the largest margin when that
+    lies outside [1/MARGIN_SCALE, MARGIN_SCALE] (see MARGIN_SCALE)."""
+    mx = np.max(m_flat, axis=-1)
+    out = np.ones(mx.shape)
+    far = (mx > MARGIN_SCALE) | (mx < 1.0 / MARGIN_SCALE)
+    out[far] = 2.0 ** np.round(np.log2(mx[far]))
+    return out
 
 
 def _check_intercept_labels(model: ClusterGMM, intercept: bool) -> None:
@@ -186,6 +201,8 @@ def solve_point(model: ClusterGMM, gamma: float, marg: np.ndarray, intercept: bo
     errors, log_errors, residual, iterations)`` as NumPy scalars and
     read-only arrays, or None when the point is not a plain converged one
     (the general path then decides and reports)."""
+    if not 1.0 / MARGIN_SCALE <= np.max(marg) <= MARGIN_SCALE:
+        return None                        # the general path rescales them
     A, pri, lab = model._kernel_args
     u, x, it, res, st, proj, errs, logs = _engine.solve_single(A, pri, lab, marg, gamma, intercept,
                                                               MAX_OUTER, MAX_INNER)
@@ -283,10 +300,17 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     g_flat = np.ascontiguousarray(np.broadcast_to(gamma, shape).reshape(-1))
     m_flat = np.ascontiguousarray(np.broadcast_to(margins, shape + (K,)).reshape(-1, K))
 
+    scales = _margin_scales(m_flat)
+    m_solve = m_flat / scales[:, None]             # exact: powers of two
     if model._cov is not None:
         # gamma_star from its logarithm: 0.0 where it underflows, without the warning meant for a user's call
-        return covariance_max_margin(model, g_flat, m_flat, shape, intercept, on_nonseparable, MAX_INNER,
-                                     math.exp(separability_threshold(model, intercept, log=True)))
+        sol = covariance_max_margin(model, g_flat, m_solve, shape, intercept, on_nonseparable, MAX_INNER,
+                                    math.exp(separability_threshold(model, intercept, log=True)))
+        if np.all(scales == 1.0):
+            return sol
+        sc = scales.reshape(shape)
+        return dataclasses.replace(sol, margins=frozen(m_flat, shape, (K,)), q=frozen(sol.q * sc, shape),
+                                   b=frozen(sol.b * sc, shape), tau=frozen(sol.tau * sc, shape))
     A, pri, lab = model._kernel_args
     N, m = g_flat.size, A.shape[1] + (1 if intercept else 0)
     us, xs, iters = np.empty(N), np.empty((N, m)), np.empty(N, dtype=np.int64)
@@ -294,7 +318,7 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
 
     def solve(a, b):
         us[a:b], xs[a:b], iters[a:b], res[a:b], status[a:b] = _engine.solve_sweep(
-            A, pri, lab, g_flat[a:b], m_flat[a:b], intercept, MAX_OUTER, MAX_INNER)
+            A, pri, lab, g_flat[a:b], m_solve[a:b], intercept, MAX_OUTER, MAX_INNER)
 
     run_chunks(N, solve)
     bad = status == _engine.NOT_CONVERGED
@@ -323,6 +347,6 @@ def max_margin(model: ClusterGMM, gamma, margins, intercept: bool = True,
     rho = xs[:, :r]
     beta = xs[:, r] if intercept else np.zeros(len(us))
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = 1.0 / us
+        q = scales / us
     return build_max_margin(model, g_flat, m_flat, shape, intercept, q, beta * q, rho @ A.T, beta, res, iters,
                             status, rho=rho)

@@ -142,3 +142,39 @@ def test_docstring_examples_run():
     for mod in (label, maxmargin):
         failures, attempted = doctest.testmod(mod, raise_on_error=False)
         assert failures == 0 and attempted > 0, mod.__name__
+
+
+@pytest.mark.parametrize("covariance", [None, "spectrum"])
+def test_margins_across_the_documented_range(covariance):
+    """Margins up to 1e300 (and down to 1e-300) answer near gamma* and at a
+    huge gamma, where u = 1/q times a margin left double precision (issue 18's
+    probe: cs_svm(..., delta=1e300) raised ConvergenceError).  Checked by the
+    exact shift identity of the CS-SVM against the delta = 1 solve
+    (DESIGN.md §3): q_delta = (delta+1)/2 q_1, b_delta/q_delta = b_1/q_1 +
+    (delta-1)/((delta+1) q_1)."""
+    from asymptotics.covariance import Spectrum
+    cov = None if covariance is None else Spectrum([0.5, 2.0], [0.5, 0.5])
+    m = asy.LabelGMM(0.1, [4, 0], [0, 2], covariance=cov)
+    gs = asy.separability_threshold(m)
+    deltas = np.array([1e-300, 1e-100, 1e20, 1e100, 1e200, 1e300])
+    for gamma in (1.3 * gs, 1.0, 1e10):
+        one = asy.cs_svm(m, gamma, 1.0)
+        s = asy.cs_svm(m, gamma, deltas)
+        q1, b1 = float(one.q), float(one.b)
+        np.testing.assert_allclose(s.q / ((deltas + 1) / 2), q1, rtol=1e-9)
+        np.testing.assert_allclose(s.b / s.q, b1 / q1 + (deltas - 1) / ((deltas + 1) * q1), rtol=1e-9, atol=1e-12)
+        for d in (1e-300, 1e300):            # single points take the same path
+            assert float(asy.cs_svm(m, gamma, d).q) == pytest.approx(float(s.q[deltas == d][0]), rel=1e-12)
+
+
+def test_max_margin_is_homogeneous_in_extreme_margins():
+    """Scaling every margin by c scales w and b by c (any c, here 3e200 and
+    3e-200, not powers of two) and leaves the errors: group model, 4 clusters."""
+    g = asy.GroupGMM(0.3, 0.05, [2, 0], [1, 1.5])
+    marg = np.array([2.0, 1.0, 0.5, 1.5])
+    base = asy.max_margin(g, 2.0, marg)
+    for c in (3e200, 3e-200):
+        r = asy.max_margin(g, 2.0, c * marg)
+        assert float(r.q) == pytest.approx(c * float(base.q), rel=1e-10)
+        assert float(r.b) == pytest.approx(c * float(base.b), rel=1e-10, abs=1e-12 * c)
+        np.testing.assert_allclose(r.errors, base.errors, rtol=1e-10)
