@@ -63,14 +63,26 @@ class MarginOptimum:
     result : MaxMarginResult
         The max-margin solution at the optimal margins.
     kkt : float
-        Optimality residual: the gradient of the Lagrangian in log-margins
-        (multipliers of the active constraints by non-negative least
-        squares) plus any constraint violation; unconstrained: |gradient|.
+        Optimality residual of the problem as solved (the built-in metrics
+        as their logarithms, ``abs_DEO`` as DEO^2, ``worst`` as the log of
+        the epigraph variable): the gradient of the Lagrangian in
+        log-margins (multipliers of the active constraints by non-negative
+        least squares; at a bound e^{+-12} only the part pointing into the
+        box) plus any constraint violation; unconstrained: |gradient|.
     attainable : bool
         False when a free margin ran to the bound e^{+-12}: the optimum is
         the limit 0 or inf (as ``delta_star`` reports).
     success : bool
+        True only with a certificate: ``status`` 0 or 1.
+    status : int
+        As scipy's: 0 optimum attained (KKT residual below 1e-6); 1 the
+        infimum is a limit (a margin runs off to 0 or inf; KKT holds with
+        the bound active); 2 the objective is flat to double precision at
+        the point (every error it is made of saturated at 0 or 1: a zero
+        gradient there certifies nothing; the value is the best among the
+        starts); 3 not converged (KKT residual above tolerance).
     message : str
+        What ``status`` means here, with the solver's own message.
     iterations : int
     """
 
@@ -84,6 +96,7 @@ class MarginOptimum:
     kkt: float
     attainable: bool
     success: bool
+    status: int
     message: str
     iterations: int
 
@@ -117,6 +130,32 @@ def _groups(model: ClusterGMM, margins) -> tuple:
     return groups
 
 
+# Linear metrics of the errors (their weights come from model.metrics on unit vectors); the
+# built-in objectives are minimised as log(metric), from the errors' logarithms, so that neither
+# underflowing errors nor a tiny metric flatten the objective.
+LINEAR = ("R", "R_plus", "R_minus", "R_bal", "R_subgroup_bal", "DEO")
+# The objective is flat to double precision at a point when its relative change per unit
+# log-margin, summed over the terms it is made of, is below this: then a vanishing gradient
+# certifies nothing (every error there is 0 or 1 to rounding).
+FLAT = 1e-12
+# Optimality tolerance on the KKT residual (relative change of the objective per unit log-margin).
+KKT_TOL = 1e-6
+
+
+def _log_combination(weights, log_errors, d_log_errors):
+    """log sum_k |w_k| R_k from log R_k, its gradient if every w_k >= 0, and
+    its scale sum_k s_k |d log R_k| (s the terms' shares): the relative
+    change of the metric per unit log-margin that its terms can make."""
+    used = weights != 0
+    a = np.log(np.abs(weights[used])) + log_errors[used]
+    top = a.max()
+    share = np.exp(a - top)
+    total = share.sum()
+    share = share / total
+    d = d_log_errors[used]
+    return top + np.log(total), share @ d, float(share @ np.linalg.norm(d, axis=1))
+
+
 class _Problem:
     """Objective and constraints of one optimisation, evaluated with one
     solve and one sensitivity per point x (cached)."""
@@ -128,6 +167,10 @@ class _Problem:
         for j, grp in enumerate(groups):
             self.E[list(grp), j] = 1.0
         self.objective, self.constraints = objective, constraints
+        eye = np.eye(self.K)
+        names = [k for k in LINEAR if k in model.metrics(eye[0]) or k == "R"]
+        self.weights = {k: np.array([model.priors[i] if k == "R" else model.metrics(eye[i])[k]
+                                     for i in range(self.K)], float) for k in names}
         self._x = None
 
     def margins(self, x):
@@ -140,12 +183,14 @@ class _Problem:
         marg = self.margins(x)
         res = max_margin(self.model, self.gamma, marg, self.intercept)
         sens = sensitivity(res)
-        vals, grads = {}, {}
+        vals, grads, logs = {}, {}, {}
         errors = np.asarray(res.errors)
         metrics = dict(self.model.metrics(errors))
         metrics["errors"] = errors
         metrics["R"] = float(self.model.priors @ errors)
         d_err = np.asarray(sens["errors"]["margins"]) * marg            # (K, K): d R_k / d log Delta_l
+        log_err = np.asarray(res.log_errors, float)
+        d_log = (np.asarray(sens["log_errors"]["margins"]) * marg) @ self.E
         for name in ("R_plus", "R_minus", "R_bal", "R_subgroup_bal", "DEO"):
             if name in metrics:
                 vals[name] = float(metrics[name])
@@ -153,15 +198,25 @@ class _Problem:
         vals["R"] = metrics["R"]
         grads["R"] = (self.model.priors @ d_err) @ self.E
         vals["errors"], grads["errors"] = errors, d_err @ self.E
-        self._x, self._cache = x.copy(), (res, metrics, vals, grads)
+        # (log value, gradient, scale) of every linear metric; for DEO only the scale means anything
+        for name, w in self.weights.items():
+            logs[name] = _log_combination(w, log_err, d_log)
+        logs["errors"] = (log_err, d_log, np.linalg.norm(d_log, axis=1))
+        self._x, self._cache = x.copy(), (res, metrics, vals, grads, logs)
         return self._cache
 
-    def subgroup_errors(self, x):
-        """The errors 'worst' takes the maximum of, and their gradients."""
-        res, metrics, vals, grads = self.evaluate(x)
+    def subgroup_errors(self, x, log=False):
+        """The errors 'worst' takes the maximum of and their gradients (log:
+        their logarithms, gradients of the logarithms and scales)."""
+        res, metrics, vals, grads, logs = self.evaluate(x)
         if isinstance(self.model, LabelGMM):
+            if log:
+                parts = [logs["R_plus"], logs["R_minus"]]
+                return tuple(np.array([p[i] for p in parts]) for i in range(3))
             return (np.array([vals["R_plus"], vals["R_minus"]]),
                     np.array([grads["R_plus"], grads["R_minus"]]))
+        if log:
+            return logs["errors"]
         return vals["errors"], grads["errors"]
 
 
@@ -183,7 +238,7 @@ def _call_objective(objective, result) -> float:
 
 
 def _scalar_metric(problem, name, x):
-    _, _, vals, grads = problem.evaluate(x)
+    _, _, vals, grads, _ = problem.evaluate(x)
     if name == "abs_DEO":
         return abs(vals["DEO"]), np.sign(vals["DEO"]) * grads["DEO"]
     if name not in vals:
@@ -281,21 +336,88 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
                 if set(grp) <= minority:
                     x[j] = np.log(one.free[0])
             starts.append(x)
-    best = None
+    # the objective can be flat to double precision far from its optimum (errors saturated at 0 or 1;
+    # e.g. the SVM at a huge gamma): also start from the closed forms and from the best point of a sweep
+    starts += _closed_form_starts(model, gamma, groups, intercept, objective)
+    if not constraints and not callable(objective):
+        starts.append(_sweep_start(model, gamma, groups, intercept, objective))
+    best = best_key = None
+    tried = []
     for x_start in starts:
+        if any(np.allclose(x_start, y, rtol=0.0, atol=1e-9) for y in tried):
+            continue
+        tried.append(x_start)
         try:
-            cand = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
+            cand, key = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
         except InfeasibleError:
             if x_start is starts[-1] and best is None:
                 raise
             continue
-        if best is None or cand.value < best.value - 1e-12 * abs(best.value):
-            best = cand
+        tie = best is not None and abs(key - best_key) <= 1e-12 * max(1.0, abs(best_key))
+        if best is None or (key < best_key and not tie) or (tie and (cand.status, cand.kkt) < (best.status, best.kkt)):
+            best, best_key = cand, key
+    if best is None:
+        raise InfeasibleError("constraints: infeasible from every start", {})
     return best
 
 
-def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) -> MarginOptimum:
-    """One SLSQP run (and Newton polish) from x_start (optimize_margins)."""
+def _closed_form_starts(model, gamma, groups, intercept, objective) -> list:
+    """Starting log-margins from the closed forms of the one-margin problem
+    where they apply: delta_star (R_bal, worst) and delta_min_error (R) for
+    a label model with an intercept, delta_equal_opportunity (abs_DEO) for a
+    group model.  A limit delta (0 or inf) starts at the bound."""
+    import warnings
+
+    from .tuning import DeltaWarning, delta_equal_opportunity, delta_min_error, delta_star
+
+    if groups != _groups(model, "minority") if isinstance(model, (LabelGMM, GroupGMM)) else True:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeltaWarning)
+        if isinstance(model, LabelGMM) and intercept and objective in ("R_bal", "worst", "R"):
+            delta = (delta_min_error if objective == "R" else delta_star)(model, gamma).delta
+        elif isinstance(model, GroupGMM) and objective == "abs_DEO" and model.n_groups >= 2:
+            delta = delta_equal_opportunity(model, gamma, intercept).delta
+        else:
+            return []
+    with np.errstate(divide="ignore"):
+        return [np.clip(np.full(1, np.log(float(delta))), -LOG_BOUND, LOG_BOUND)]
+
+
+def _sweep_start(model, gamma, groups, intercept, objective, points: int = 25) -> np.ndarray:
+    """The best of ``points`` log-margins s (1, ..., 1) across [-12, 12]
+    (one vectorised solve), by the objective in its log domain."""
+    grid = np.linspace(-LOG_BOUND, LOG_BOUND, points)
+    problem = _Problem(model, gamma, groups, intercept, objective, {})
+    res = max_margin(model, gamma, problem.margins(np.outer(grid, np.ones(len(groups))).T).T, intercept)
+    log_err = np.asarray(res.log_errors, float)
+    if objective == "abs_DEO":
+        key = np.asarray(res.errors, float) @ problem.weights["DEO"]
+        key = key * key
+    else:
+        names = ("R_plus", "R_minus") if objective == "worst" and isinstance(model, LabelGMM) else \
+            (None,) if objective == "worst" else (objective,)
+        if names == (None,):
+            key = log_err.max(axis=1)
+        else:
+            key = np.max([_log_sum(problem.weights[k], log_err) for k in names], axis=0)
+    return np.full(len(groups), grid[int(np.nanargmin(key))])
+
+
+def _log_sum(weights, log_errors):
+    """log sum_k w_k R_k row by row from log R_k (w >= 0)."""
+    used = weights > 0
+    a = np.log(weights[used]) + log_errors[:, used]
+    top = a.max(axis=1)
+    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+
+
+def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
+    """One SLSQP run (and Newton polish) from x_start (optimize_margins).
+
+    Returns the MarginOptimum and its key: the objective in the domain it
+    is solved in (log of the metric; DEO^2; the callable's value), by which
+    the runs from several starts are compared."""
     from scipy.optimize import minimize, nnls
 
     problem = _Problem(model, gamma, groups, intercept, objective, constraints)
@@ -307,7 +429,7 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
 
     def fun(v):
         x, t = split(v)
-        if epigraph:
+        if epigraph:              # t is log of the worst error
             return t, np.append(np.zeros(n), 1.0)
         if callable(objective):
             val = _call_objective(objective, problem.evaluate(x)[0])
@@ -318,7 +440,27 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
         if objective == "abs_DEO":
             d, gd = _scalar_metric(problem, "DEO", x)
             return d * d, 2 * d * gd
-        return _scalar_metric(problem, objective, x)
+        log_value, d_log_value, _ = problem.evaluate(x)[4][objective]
+        return log_value, d_log_value
+
+    def key(x):
+        """The objective at x in the solved domain (for 'worst' the log of the worst error)."""
+        if epigraph:
+            return float(problem.subgroup_errors(x, log=True)[0].max())
+        return float(fun(x)[0])
+
+    def scale(x):
+        """Relative change of the objective per unit log-margin that its terms can make at x
+        (below FLAT the objective is flat to double precision there)."""
+        if callable(objective):
+            f0 = _call_objective(objective, problem.evaluate(x)[0])
+            steps = [np.clip(x + h, -LOG_BOUND, LOG_BOUND) for h in np.vstack([np.eye(n), -np.eye(n)]) * 0.5]
+            change = max(abs(_call_objective(objective, problem.evaluate(y)[0]) - f0) for y in steps)
+            return change / max(abs(f0), np.finfo(float).tiny) / 0.5
+        if epigraph:
+            log_err, _, sc = problem.subgroup_errors(x, log=True)
+            return float(sc[log_err >= log_err.max() - 1e-6].max())
+        return problem.evaluate(x)[4]["DEO" if objective == "abs_DEO" else objective][2]
 
     cons = []
 
@@ -331,8 +473,8 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
     if epigraph:
         K_sub = len(problem.subgroup_errors(np.zeros(n))[0])
         for i in range(K_sub):
-            add(lambda v, i=i: (split(v)[1] - problem.subgroup_errors(split(v)[0])[0][i],
-                                np.append(-problem.subgroup_errors(split(v)[0])[1][i], 1.0)))
+            add(lambda v, i=i: (split(v)[1] - problem.subgroup_errors(split(v)[0], log=True)[0][i],
+                                np.append(-problem.subgroup_errors(split(v)[0], log=True)[1][i], 1.0)))
     for name, bound in constraints.items():
         bound = float(bound)
         if name == "abs_DEO":
@@ -350,13 +492,15 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
     bounds = [(-LOG_BOUND, LOG_BOUND)] * n
     v0 = x_start
     if epigraph:
-        v0 = np.append(x_start, problem.subgroup_errors(x_start)[0].max())
-        bounds = bounds + [(0.0, 1.0)]
+        v0 = np.append(x_start, problem.subgroup_errors(x_start, log=True)[0].max())
+        bounds = bounds + [(None, 0.0)]
     sol = minimize(fun, v0, jac=True, method="SLSQP", bounds=bounds, constraints=cons,
                    options={"ftol": 1e-14, "maxiter": 500})
-    v = np.clip(np.asarray(sol.x, float), [lo for lo, _ in bounds], [hi for _, hi in bounds])
-    x, _ = split(v)
+    v = np.asarray(sol.x, float)
+    x = np.clip(v[:n], -LOG_BOUND, LOG_BOUND)
     iterations = int(sol.nit)
+    if not cons and key(x) > key(x_start):
+        x = np.asarray(x_start, float)          # SLSQP never returns worse than where it started
     # Newton polish of an unconstrained interior optimum on the exact gradient
     if not cons and not callable(objective) and np.all(np.abs(x) < LOG_BOUND - 1e-6):
         for _ in range(8):
@@ -372,28 +516,31 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
                 break
             x = x_new
             iterations += 1
-    # optimality residual: Lagrangian gradient with NNLS multipliers of the active constraints
-    v = np.append(x, split(v)[1]) if epigraph else x
+    # optimality residual: Lagrangian gradient with NNLS multipliers of the active constraints; a
+    # margin at its bound contributes only the part of the gradient that points into the box
+    v = np.append(x, key(x)) if epigraph else x
     val, grad = fun(v)
     values = np.array([c["fun"](v) for c in cons]) if cons else np.zeros(0)
     violation = float(max(0.0, -values.min())) if values.size else 0.0
-    free = np.abs(x) < LOG_BOUND - 1e-6
+    upper, lower = x >= LOG_BOUND - 1e-6, x <= -LOG_BOUND + 1e-6
+    free = ~(upper | lower)
     if epigraph:
-        free = np.append(free, True)
+        free, upper, lower = np.append(free, True), np.append(upper, False), np.append(lower, False)
     active = [i for i, c in enumerate(values) if c <= 1e-8] if values.size else []
+    residual = np.asarray(grad, float)
     if active:
         Jc = np.array([cons[i]["jac"](v) for i in active])
         lam_, _ = nnls(Jc[:, free].T, grad[free])
-        kkt = float(np.linalg.norm(grad[free] - Jc[:, free].T @ lam_)) + violation
-    else:
-        kkt = float(np.linalg.norm(grad[free])) + violation
+        residual = grad - Jc.T @ lam_
+    kkt = float(np.linalg.norm(np.concatenate([residual[free], np.maximum(residual[upper], 0.0),
+                                               np.maximum(-residual[lower], 0.0)]))) + violation
     if violation > 1e-6:
         reached = {name: (float(problem.subgroup_errors(x)[0].max()) if name == "worst"
                           else _scalar_metric(problem, name, x)[0]) for name in constraints}
         raise InfeasibleError(f"constraints: infeasible at gamma = {gamma:g}; the best reached: "
                               + ", ".join(f"{k} = {reached[k]:.4g} (bound {float(constraints[k]):.4g})"
                                           for k in reached), reached)
-    res, metrics, vals, _ = problem.evaluate(x)
+    res, metrics, vals, _, _ = problem.evaluate(x)
     marg = problem.margins(x)
     if epigraph:
         value = float(problem.subgroup_errors(x)[0].max())
@@ -403,10 +550,28 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
         value = _call_objective(objective, res)
     else:
         value = vals[objective]
-    attainable = bool(np.all(np.abs(x) < LOG_BOUND - 1e-6))
-    return MarginOptimum(margins=marg, free=np.exp(x), groups=groups, objective=getattr(objective, "__name__",
-                         str(objective)), value=value, metrics=metrics, result=res, kkt=kkt, attainable=attainable,
-                         success=bool(sol.success), message=str(sol.message), iterations=iterations)
+    attainable = bool(np.all(free[:n]))
+    status, success, message = _status(scale(x), kkt, x, sol)
+    opt = MarginOptimum(margins=marg, free=np.exp(x), groups=groups, objective=getattr(objective, "__name__",
+                        str(objective)), value=value, metrics=metrics, result=res, kkt=kkt, attainable=attainable,
+                        success=success, status=status, message=message, iterations=iterations)
+    return opt, key(x)
+
+
+def _status(scale, kkt, x, sol) -> tuple:
+    """(status, success, message) of a run, scipy style (MarginOptimum.status)."""
+    solver = f"SLSQP: {sol.message}"
+    if not scale >= FLAT:
+        return 2, False, (f"the objective is flat to double precision here (its terms change it by "
+                          f"{scale:.2g} per unit log-margin: errors saturated at 0 or 1), so a zero gradient "
+                          f"certifies nothing; best value among the starts, not a certified optimum ({solver})")
+    if not kkt <= KKT_TOL:
+        return 3, False, f"not converged: KKT residual {kkt:.2g} above {KKT_TOL:g} ({solver})"
+    off = [f"margin {j} -> {'inf' if xj > 0 else '0'}" for j, xj in enumerate(x) if abs(xj) >= LOG_BOUND - 1e-6]
+    if off:
+        return 1, True, ("optimum at the boundary: the objective still decreases at e^+-12, so the infimum is the "
+                         f"limit {', '.join(off)} (KKT residual {kkt:.2g}; {solver})")
+    return 0, True, f"optimum attained: KKT residual {kkt:.2g} ({solver})"
 
 
 @dataclass(frozen=True)
