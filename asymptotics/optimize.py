@@ -171,15 +171,16 @@ class _Problem:
         names = [k for k in LINEAR if k in model.metrics(eye[0]) or k == "R"]
         self.weights = {k: np.array([model.priors[i] if k == "R" else model.metrics(eye[i])[k]
                                      for i in range(self.K)], float) for k in names}
-        self._x = None
+        self._cache = {}
 
     def margins(self, x):
         return np.exp(self.E @ x)
 
     def evaluate(self, x):
         x = np.asarray(x, float)
-        if self._x is not None and np.array_equal(x, self._x):
-            return self._cache
+        tag = x.tobytes()
+        if tag in self._cache:        # the run's last few points (checks revisit the start and the end)
+            return self._cache[tag]
         marg = self.margins(x)
         res = max_margin(self.model, self.gamma, marg, self.intercept)
         sens = sensitivity(res)
@@ -202,8 +203,10 @@ class _Problem:
         for name, w in self.weights.items():
             logs[name] = _log_combination(w, log_err, d_log)
         logs["errors"] = (log_err, d_log, np.linalg.norm(d_log, axis=1))
-        self._x, self._cache = x.copy(), (res, metrics, vals, grads, logs)
-        return self._cache
+        if len(self._cache) >= 8:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[tag] = (res, metrics, vals, grads, logs)
+        return self._cache[tag]
 
     def subgroup_errors(self, x, log=False):
         """The errors 'worst' takes the maximum of and their gradients (log:
@@ -337,25 +340,31 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
                     x[j] = np.log(one.free[0])
             starts.append(x)
     # the objective can be flat to double precision far from its optimum (errors saturated at 0 or 1;
-    # e.g. the SVM at a huge gamma): also start from the closed forms and from the best point of a sweep
+    # e.g. the SVM at a huge gamma): also start from the closed forms, and, when no start gives an
+    # interior optimum with a certificate, from the best point of a sweep
     starts += _closed_form_starts(model, gamma, groups, intercept, objective)
-    if not constraints and not callable(objective):
-        starts.append(_sweep_start(model, gamma, groups, intercept, objective))
     best = best_key = None
     tried = []
-    for x_start in starts:
+
+    def run(x_start, last):
+        nonlocal best, best_key
         if any(np.allclose(x_start, y, rtol=0.0, atol=1e-9) for y in tried):
-            continue
+            return
         tried.append(x_start)
         try:
             cand, key = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
         except InfeasibleError:
-            if x_start is starts[-1] and best is None:
+            if last and best is None:
                 raise
-            continue
+            return
         tie = best is not None and abs(key - best_key) <= 1e-12 * max(1.0, abs(best_key))
         if best is None or (key < best_key and not tie) or (tie and (cand.status, cand.kkt) < (best.status, best.kkt)):
             best, best_key = cand, key
+
+    for i, x_start in enumerate(starts):
+        run(x_start, i == len(starts) - 1)
+    if best is not None and best.status != 0 and not constraints and not callable(objective):
+        run(_sweep_start(model, gamma, groups, intercept, objective), False)
     if best is None:
         raise InfeasibleError("constraints: infeasible from every start", {})
     return best
