@@ -21,8 +21,15 @@ theorem).  Objectives: ``"R"``, ``"R_bal"``, ``"R_subgroup_bal"``,
 is smooth) or a callable of the result (gradient by central differences).
 Constraints ``{"abs_DEO": eps}`` (two smooth inequalities +-DEO <= eps),
 ``{"worst": eps}`` (every subgroup error <= eps) or ``{metric: bound}``.
-SLSQP solves the problem in log-margins within [-12, 12]; an unconstrained
-interior optimum is then polished by Newton's method on the exact gradient.
+SLSQP solves the problem in log-margins within [-12, 12], the built-in
+metrics as their logarithms (from the errors' logarithms, so that errors
+underflowing to 0 do not flatten them), from several starts: the SVM, the
+closed forms where they apply (``delta_star``, ``delta_min_error``,
+``delta_equal_opportunity``), the one-margin optimum, and a sweep's best
+point; an unconstrained interior optimum is then polished by Newton's method
+on the exact gradient.  ``success`` needs a certificate (``MarginOptimum.status``):
+where every error is saturated at 0 or 1 the gradient vanishes to double
+precision and proves nothing.
 """
 from __future__ import annotations
 
