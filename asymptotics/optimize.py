@@ -278,9 +278,11 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
     intercept : bool
     x0 : array_like, optional
         An extra starting point (log-margins).  The problem is not convex:
-        SLSQP also starts from every margin 1 (the SVM) and, for a richer
-        family than ``"minority"``, from the one-margin optimum; the best
-        feasible result is returned.
+        SLSQP also starts from every margin 1 (the SVM), from the closed
+        forms where they apply, for a richer family than ``"minority"`` from
+        the one-margin optimum, and (unconstrained) from the best point of a
+        sweep when that is lower or no start is certified; the best feasible
+        result is returned (on a tie, the certified one).
 
     Returns
     -------
