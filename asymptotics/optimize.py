@@ -355,34 +355,33 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
     # e.g. the SVM at a huge gamma): also start from the closed forms, and, when no start gives an
     # interior optimum with a certificate, from the best point of a sweep
     starts += _closed_form_starts(model, gamma, groups, intercept, objective)
-    best = best_key = None
+    best = best_key = infeasible = None
     tried = []
 
-    def run(x_start, last):
-        nonlocal best, best_key
+    def run(x_start):
+        nonlocal best, best_key, infeasible
         if any(np.allclose(x_start, y, rtol=0.0, atol=1e-9) for y in tried):
             return
         tried.append(x_start)
         try:
             cand, key = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
-        except InfeasibleError:
-            if last and best is None:
-                raise
+        except InfeasibleError as exc:
+            infeasible = exc
             return
         tie = best is not None and abs(key - best_key) <= 1e-12 * max(1.0, abs(best_key))
         if best is None or (key < best_key and not tie) or (tie and (cand.status, cand.kkt) < (best.status, best.kkt)):
             best, best_key = cand, key
 
-    for i, x_start in enumerate(starts):
-        run(x_start, i == len(starts) - 1)
+    for x_start in starts:
+        run(x_start)
     if best is not None and not constraints and not callable(objective):
         # the problem is not convex either: a sweep (one vectorised solve) that finds a lower value,
         # or any point when no start gave a certified interior optimum, is one more start
         x_sweep, key_sweep = _sweep_start(model, gamma, groups, intercept, objective)
         if best.status != 0 or key_sweep < best_key - 1e-12 * max(1.0, abs(best_key)):
-            run(x_sweep, False)
+            run(x_sweep)
     if best is None:
-        raise InfeasibleError("constraints: infeasible from every start", {})
+        raise infeasible          # infeasible from every start: what the last run reached
     return best
 
 
@@ -395,7 +394,7 @@ def _closed_form_starts(model, gamma, groups, intercept, objective) -> list:
 
     from .tuning import DeltaWarning, delta_equal_opportunity, delta_min_error, delta_star
 
-    if groups != _groups(model, "minority") if isinstance(model, (LabelGMM, GroupGMM)) else True:
+    if not isinstance(model, (LabelGMM, GroupGMM)) or groups != _groups(model, "minority"):
         return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeltaWarning)
@@ -415,18 +414,16 @@ def _sweep_start(model, gamma, groups, intercept, objective, points: int = 49) -
     is solved in (_optimize's key)."""
     grid = np.linspace(-LOG_BOUND, LOG_BOUND, points)
     problem = _Problem(model, gamma, groups, intercept, objective, {})
-    res = max_margin(model, gamma, problem.margins(np.outer(grid, np.ones(len(groups))).T).T, intercept)
+    margins = problem.margins(np.outer(np.ones(len(groups)), grid)).T          # (points, K)
+    res = max_margin(model, gamma, margins, intercept)
     log_err = np.asarray(res.log_errors, float)
     if objective == "abs_DEO":
-        key = np.asarray(res.errors, float) @ problem.weights["DEO"]
-        key = key * key
+        key = (np.asarray(res.errors, float) @ problem.weights["DEO"]) ** 2
+    elif objective == "worst" and not isinstance(model, LabelGMM):
+        key = log_err.max(axis=1)                        # the worst cluster error (subgroup_errors)
     else:
-        names = ("R_plus", "R_minus") if objective == "worst" and isinstance(model, LabelGMM) else \
-            (None,) if objective == "worst" else (objective,)
-        if names == (None,):
-            key = log_err.max(axis=1)
-        else:
-            key = np.max([_log_sum(problem.weights[k], log_err) for k in names], axis=0)
+        names = ("R_plus", "R_minus") if objective == "worst" else (objective,)
+        key = np.max([_log_sum(problem.weights[k], log_err) for k in names], axis=0)
     i = int(np.nanargmin(key))
     return np.full(len(groups), grid[i]), float(key[i])
 
