@@ -70,9 +70,9 @@ class MarginOptimum:
     result : MaxMarginResult
         The max-margin solution at the optimal margins.
     kkt : float
-        Optimality residual of the problem as solved (the built-in metrics
-        as their logarithms, ``abs_DEO`` as DEO^2, ``worst`` as the log of
-        the epigraph variable): the gradient of the Lagrangian in
+        Optimality residual of the problem as solved (R, R_bal and
+        R_subgroup_bal as their logarithms, ``abs_DEO`` as DEO^2, ``worst``
+        as its epigraph): the gradient of the Lagrangian in
         log-margins (multipliers of the active constraints by non-negative
         least squares; at a bound e^{+-12} only the part pointing into the
         box) plus any constraint violation; unconstrained: |gradient|.
@@ -439,9 +439,9 @@ def _log_sum(weights, log_errors):
 def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
     """One SLSQP run (and Newton polish) from x_start (optimize_margins).
 
-    Returns the MarginOptimum and its key: the objective in the domain it
-    is solved in (log of the metric; DEO^2; the callable's value), by which
-    the runs from several starts are compared."""
+    Returns the MarginOptimum and its key, by which the runs from several
+    starts are compared: the log of the metric (for 'worst' of the worst
+    error, accurate where it underflows), DEO^2 or the callable's value."""
     from scipy.optimize import minimize, nnls
 
     problem = _Problem(model, gamma, groups, intercept, objective, constraints)
@@ -453,7 +453,7 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
 
     def fun(v):
         x, t = split(v)
-        if epigraph:              # t is log of the worst error
+        if epigraph:              # t bounds the subgroup errors
             return t, np.append(np.zeros(n), 1.0)
         if callable(objective):
             val = _call_objective(objective, problem.evaluate(x)[0])
@@ -468,7 +468,7 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
         return log_value, d_log_value
 
     def key(x):
-        """The objective at x in the solved domain (for 'worst' the log of the worst error)."""
+        """The objective at x as runs are compared (for 'worst' the log of the worst error)."""
         if epigraph:
             return float(problem.subgroup_errors(x, log=True)[0].max())
         return float(fun(x)[0])
@@ -497,8 +497,8 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
     if epigraph:
         K_sub = len(problem.subgroup_errors(np.zeros(n))[0])
         for i in range(K_sub):
-            add(lambda v, i=i: (split(v)[1] - problem.subgroup_errors(split(v)[0], log=True)[0][i],
-                                np.append(-problem.subgroup_errors(split(v)[0], log=True)[1][i], 1.0)))
+            add(lambda v, i=i: (split(v)[1] - problem.subgroup_errors(split(v)[0])[0][i],
+                                np.append(-problem.subgroup_errors(split(v)[0])[1][i], 1.0)))
     for name, bound in constraints.items():
         bound = float(bound)
         if name == "abs_DEO":
@@ -516,8 +516,8 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
     bounds = [(-LOG_BOUND, LOG_BOUND)] * n
     v0 = x_start
     if epigraph:
-        v0 = np.append(x_start, problem.subgroup_errors(x_start, log=True)[0].max())
-        bounds = bounds + [(None, 0.0)]
+        v0 = np.append(x_start, problem.subgroup_errors(x_start)[0].max())
+        bounds = bounds + [(0.0, 1.0)]
     sol = minimize(fun, v0, jac=True, method="SLSQP", bounds=bounds, constraints=cons,
                    options={"ftol": 1e-14, "maxiter": 500})
     v = np.asarray(sol.x, float)
@@ -542,7 +542,7 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
             iterations += 1
     # optimality residual: Lagrangian gradient with NNLS multipliers of the active constraints; a
     # margin at its bound contributes only the part of the gradient that points into the box
-    v = np.append(x, key(x)) if epigraph else x
+    v = np.append(x, problem.subgroup_errors(x)[0].max()) if epigraph else x
     val, grad = fun(v)
     values = np.array([c["fun"](v) for c in cons]) if cons else np.zeros(0)
     violation = float(max(0.0, -values.min())) if values.size else 0.0
