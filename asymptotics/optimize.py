@@ -21,8 +21,15 @@ theorem).  Objectives: ``"R"``, ``"R_bal"``, ``"R_subgroup_bal"``,
 is smooth) or a callable of the result (gradient by central differences).
 Constraints ``{"abs_DEO": eps}`` (two smooth inequalities +-DEO <= eps),
 ``{"worst": eps}`` (every subgroup error <= eps) or ``{metric: bound}``.
-SLSQP solves the problem in log-margins within [-12, 12]; an unconstrained
-interior optimum is then polished by Newton's method on the exact gradient.
+SLSQP solves the problem in log-margins within [-12, 12], the built-in
+metrics as their logarithms (from the errors' logarithms, so that errors
+underflowing to 0 do not flatten them), from several starts: the SVM, the
+closed forms where they apply (``delta_star``, ``delta_min_error``,
+``delta_equal_opportunity``), the one-margin optimum, and a sweep's best
+point; an unconstrained interior optimum is then polished by Newton's method
+on the exact gradient.  ``success`` needs a certificate (``MarginOptimum.status``):
+where every error is saturated at 0 or 1 the gradient vanishes to double
+precision and proves nothing.
 """
 from __future__ import annotations
 
@@ -64,14 +71,27 @@ class MarginOptimum:
     result : MaxMarginResult
         The max-margin solution at the optimal margins.
     kkt : float
-        Optimality residual: the gradient of the Lagrangian in log-margins
-        (multipliers of the active constraints by non-negative least
-        squares) plus any constraint violation; unconstrained: |gradient|.
+        Optimality residual of the problem as solved (R, R_bal and
+        R_subgroup_bal as their logarithms, ``abs_DEO`` as DEO^2, ``worst``
+        as its epigraph): the gradient of the Lagrangian in
+        log-margins (multipliers of the active constraints by non-negative
+        least squares; at a bound e^{+-12} only the part pointing into the
+        box) plus any constraint violation; unconstrained: |gradient|.
     attainable : bool
         False when a free margin ran to the bound e^{+-12}: the optimum is
         the limit 0 or inf (as ``delta_star`` reports).
     success : bool
+        True only with a certificate: ``status`` 0 or 1.
+    status : int
+        As scipy's: 0 optimum attained (KKT residual below 1e-6 times
+        min(1, the gradient scale of the objective's terms)); 1 the
+        infimum is a limit (a margin runs off to 0 or inf; KKT holds with
+        the bound active); 2 the objective is flat to double precision at
+        the point (every error it is made of saturated at 0 or 1: a zero
+        gradient there certifies nothing; the value is the best among the
+        starts); 3 not converged (KKT residual above tolerance).
     message : str
+        What ``status`` means here, with the solver's own message.
     iterations : int
     """
 
@@ -85,6 +105,7 @@ class MarginOptimum:
     kkt: float
     attainable: bool
     success: bool
+    status: int
     message: str
     iterations: int
 
@@ -118,6 +139,34 @@ def _groups(model: ClusterGMM, margins) -> tuple:
     return groups
 
 
+# Linear metrics of the errors (their weights come from model.metrics on unit vectors); the
+# built-in objectives are minimised as log(metric), from the errors' logarithms, so that neither
+# underflowing errors nor a tiny metric flatten the objective.
+LINEAR = ("R", "R_plus", "R_minus", "R_bal", "R_subgroup_bal", "DEO")
+# The objective is flat to double precision at a point when its relative change per unit
+# log-margin, summed over the terms it is made of, is below this: then a vanishing gradient
+# certifies nothing (every error there is 0 or 1 to rounding).
+FLAT = 1e-12
+# Optimality tolerance on the KKT residual (relative change of the objective per unit log-margin),
+# also relative to the gradient scale of the objective's terms where that is below 1: a residual
+# is small only next to what the terms could make it.
+KKT_TOL = 1e-6
+
+
+def _log_combination(weights, log_errors, d_log_errors):
+    """log sum_k |w_k| R_k from log R_k, its gradient if every w_k >= 0, and
+    its scale sum_k s_k |d log R_k| (s the terms' shares): the relative
+    change of the metric per unit log-margin that its terms can make."""
+    used = weights != 0
+    a = np.log(np.abs(weights[used])) + log_errors[used]
+    top = a.max()
+    share = np.exp(a - top)
+    total = share.sum()
+    share = share / total
+    d = d_log_errors[used]
+    return top + np.log(total), share @ d, float(share @ np.linalg.norm(d, axis=1))
+
+
 class _Problem:
     """Objective and constraints of one optimisation, evaluated with one
     solve and one sensitivity per point x (cached)."""
@@ -129,24 +178,31 @@ class _Problem:
         for j, grp in enumerate(groups):
             self.E[list(grp), j] = 1.0
         self.objective, self.constraints = objective, constraints
-        self._x = None
+        eye = np.eye(self.K)
+        names = [k for k in LINEAR if k in model.metrics(eye[0]) or k == "R"]
+        self.weights = {k: np.array([model.priors[i] if k == "R" else model.metrics(eye[i])[k]
+                                     for i in range(self.K)], float) for k in names}
+        self._cache = {}
 
     def margins(self, x):
         return np.exp(self.E @ x)
 
     def evaluate(self, x):
         x = np.asarray(x, float)
-        if self._x is not None and np.array_equal(x, self._x):
-            return self._cache
+        tag = x.tobytes()
+        if tag in self._cache:        # the run's last few points (checks revisit the start and the end)
+            return self._cache[tag]
         marg = self.margins(x)
         res = max_margin(self.model, self.gamma, marg, self.intercept)
         sens = sensitivity(res)
-        vals, grads = {}, {}
+        vals, grads, logs = {}, {}, {}
         errors = np.asarray(res.errors)
         metrics = dict(self.model.metrics(errors))
         metrics["errors"] = errors
         metrics["R"] = float(self.model.priors @ errors)
         d_err = np.asarray(sens["errors"]["margins"]) * marg            # (K, K): d R_k / d log Delta_l
+        log_err = np.asarray(res.log_errors, float)
+        d_log = (np.asarray(sens["log_errors"]["margins"]) * marg) @ self.E
         for name in ("R_plus", "R_minus", "R_bal", "R_subgroup_bal", "DEO"):
             if name in metrics:
                 vals[name] = float(metrics[name])
@@ -154,15 +210,27 @@ class _Problem:
         vals["R"] = metrics["R"]
         grads["R"] = (self.model.priors @ d_err) @ self.E
         vals["errors"], grads["errors"] = errors, d_err @ self.E
-        self._x, self._cache = x.copy(), (res, metrics, vals, grads)
-        return self._cache
+        # (log value, gradient, scale) of every linear metric; for DEO only the scale means anything
+        for name, w in self.weights.items():
+            logs[name] = _log_combination(w, log_err, d_log)
+        logs["errors"] = (log_err, d_log, np.linalg.norm(d_log, axis=1))
+        if len(self._cache) >= 8:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[tag] = (res, metrics, vals, grads, logs)
+        return self._cache[tag]
 
-    def subgroup_errors(self, x):
-        """The errors 'worst' takes the maximum of, and their gradients."""
-        res, metrics, vals, grads = self.evaluate(x)
+    def subgroup_errors(self, x, log=False):
+        """The errors 'worst' takes the maximum of and their gradients (log:
+        their logarithms, gradients of the logarithms and scales)."""
+        res, metrics, vals, grads, logs = self.evaluate(x)
         if isinstance(self.model, LabelGMM):
+            if log:
+                parts = [logs["R_plus"], logs["R_minus"]]
+                return tuple(np.array([p[i] for p in parts]) for i in range(3))
             return (np.array([vals["R_plus"], vals["R_minus"]]),
                     np.array([grads["R_plus"], grads["R_minus"]]))
+        if log:
+            return logs["errors"]
         return vals["errors"], grads["errors"]
 
 
@@ -201,7 +269,7 @@ def _metric_name(value, arg: str, model: ClusterGMM, allowed: tuple) -> str:
 
 
 def _scalar_metric(problem, name, x):
-    _, _, vals, grads = problem.evaluate(x)
+    _, _, vals, grads, _ = problem.evaluate(x)
     if name == "abs_DEO":
         return abs(vals["DEO"]), np.sign(vals["DEO"]) * grads["DEO"]
     if name not in vals:
@@ -228,9 +296,11 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
     intercept : bool
     x0 : array_like, optional
         An extra starting point (log-margins).  The problem is not convex:
-        SLSQP also starts from every margin 1 (the SVM) and, for a richer
-        family than ``"minority"``, from the one-margin optimum; the best
-        feasible result is returned.
+        SLSQP also starts from every margin 1 (the SVM), from the closed
+        forms where they apply, for a richer family than ``"minority"`` from
+        the one-margin optimum, and (unconstrained) from the best point of a
+        sweep when that is lower or no start is certified; the best feasible
+        result is returned (on a tie, the certified one).
 
     Returns
     -------
@@ -293,21 +363,97 @@ def optimize_margins(model: ClusterGMM, gamma, objective, constraints=None, marg
                 if set(grp) <= minority:
                     x[j] = np.log(one.free[0])
             starts.append(x)
-    best = None
-    for x_start in starts:
+    # the objective can be flat to double precision far from its optimum (errors saturated at 0 or 1;
+    # e.g. the SVM at a huge gamma): also start from the closed forms, and, when no start gives an
+    # interior optimum with a certificate, from the best point of a sweep
+    starts += _closed_form_starts(model, gamma, groups, intercept, objective)
+    best = best_key = infeasible = None
+    tried = []
+
+    def run(x_start):
+        nonlocal best, best_key, infeasible
+        if any(np.allclose(x_start, y, rtol=0.0, atol=1e-9) for y in tried):
+            return
+        tried.append(x_start)
         try:
-            cand = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
-        except InfeasibleError:
-            if x_start is starts[-1] and best is None:
-                raise
-            continue
-        if best is None or cand.value < best.value - 1e-12 * abs(best.value):
-            best = cand
+            cand, key = _optimize(model, gamma, groups, intercept, objective, constraints, x_start)
+        except InfeasibleError as exc:
+            infeasible = exc
+            return
+        tie = best is not None and abs(key - best_key) <= 1e-12 * max(1.0, abs(best_key))
+        if best is None or (key < best_key and not tie) or (tie and (cand.status, cand.kkt) < (best.status, best.kkt)):
+            best, best_key = cand, key
+
+    for x_start in starts:
+        run(x_start)
+    if best is not None and not constraints and not callable(objective):
+        # the problem is not convex either: a sweep (one vectorised solve) that finds a lower value,
+        # or any point when no start gave a certified interior optimum, is one more start
+        x_sweep, key_sweep = _sweep_start(model, gamma, groups, intercept, objective)
+        if best.status != 0 or key_sweep < best_key - 1e-12 * max(1.0, abs(best_key)):
+            run(x_sweep)
+    if best is None:
+        raise infeasible          # infeasible from every start: what the last run reached
     return best
 
 
-def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) -> MarginOptimum:
-    """One SLSQP run (and Newton polish) from x_start (optimize_margins)."""
+def _closed_form_starts(model, gamma, groups, intercept, objective) -> list:
+    """Starting log-margins from the closed forms of the one-margin problem
+    where they apply: delta_star (R_bal, worst) and delta_min_error (R) for
+    a label model with an intercept, delta_equal_opportunity (abs_DEO) for a
+    group model.  A limit delta (0 or inf) starts at the bound."""
+    import warnings
+
+    from .tuning import DeltaWarning, delta_equal_opportunity, delta_min_error, delta_star
+
+    if not isinstance(model, (LabelGMM, GroupGMM)) or groups != _groups(model, "minority"):
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeltaWarning)
+        if isinstance(model, LabelGMM) and intercept and objective in ("R_bal", "worst", "R"):
+            delta = (delta_min_error if objective == "R" else delta_star)(model, gamma).delta
+        elif isinstance(model, GroupGMM) and objective == "abs_DEO" and model.n_groups >= 2:
+            delta = delta_equal_opportunity(model, gamma, intercept).delta
+        else:
+            return []
+    with np.errstate(divide="ignore"):
+        return [np.clip(np.full(1, np.log(float(delta))), -LOG_BOUND, LOG_BOUND)]
+
+
+def _sweep_start(model, gamma, groups, intercept, objective, points: int = 49) -> tuple:
+    """The best of ``points`` log-margins s (1, ..., 1) across [-12, 12]
+    (one vectorised solve) and its value, by the objective in the domain it
+    is solved in (_optimize's key)."""
+    grid = np.linspace(-LOG_BOUND, LOG_BOUND, points)
+    problem = _Problem(model, gamma, groups, intercept, objective, {})
+    margins = problem.margins(np.outer(np.ones(len(groups)), grid)).T          # (points, K)
+    res = max_margin(model, gamma, margins, intercept)
+    log_err = np.asarray(res.log_errors, float)
+    if objective == "abs_DEO":
+        key = (np.asarray(res.errors, float) @ problem.weights["DEO"]) ** 2
+    elif objective == "worst" and not isinstance(model, LabelGMM):
+        key = log_err.max(axis=1)                        # the worst cluster error (subgroup_errors)
+    else:
+        names = ("R_plus", "R_minus") if objective == "worst" else (objective,)
+        key = np.max([_log_sum(problem.weights[k], log_err) for k in names], axis=0)
+    i = int(np.nanargmin(key))
+    return np.full(len(groups), grid[i]), float(key[i])
+
+
+def _log_sum(weights, log_errors):
+    """log sum_k w_k R_k row by row from log R_k (w >= 0)."""
+    used = weights > 0
+    a = np.log(weights[used]) + log_errors[:, used]
+    top = a.max(axis=1)
+    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+
+
+def _optimize(model, gamma, groups, intercept, objective, constraints, x_start):
+    """One SLSQP run (and Newton polish) from x_start (optimize_margins).
+
+    Returns the MarginOptimum and its key, by which the runs from several
+    starts are compared: the log of the metric (for 'worst' of the worst
+    error, accurate where it underflows), DEO^2 or the callable's value."""
     from scipy.optimize import minimize, nnls
 
     problem = _Problem(model, gamma, groups, intercept, objective, constraints)
@@ -319,7 +465,7 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
 
     def fun(v):
         x, t = split(v)
-        if epigraph:
+        if epigraph:              # t bounds the subgroup errors
             return t, np.append(np.zeros(n), 1.0)
         if callable(objective):
             val = _call_objective(objective, problem.evaluate(x)[0])
@@ -330,7 +476,27 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
         if objective == "abs_DEO":
             d, gd = _scalar_metric(problem, "DEO", x)
             return d * d, 2 * d * gd
-        return _scalar_metric(problem, objective, x)
+        log_value, d_log_value, _ = problem.evaluate(x)[4][objective]
+        return log_value, d_log_value
+
+    def key(x):
+        """The objective at x as runs are compared (for 'worst' the log of the worst error)."""
+        if epigraph:
+            return float(problem.subgroup_errors(x, log=True)[0].max())
+        return float(fun(x)[0])
+
+    def scale(x):
+        """Relative change of the objective per unit log-margin that its terms can make at x
+        (below FLAT the objective is flat to double precision there)."""
+        if callable(objective):
+            f0 = _call_objective(objective, problem.evaluate(x)[0])
+            steps = [np.clip(x + h, -LOG_BOUND, LOG_BOUND) for h in np.vstack([np.eye(n), -np.eye(n)]) * 0.5]
+            change = max(abs(_call_objective(objective, problem.evaluate(y)[0]) - f0) for y in steps)
+            return change / max(abs(f0), np.finfo(float).tiny) / 0.5
+        if epigraph:
+            log_err, _, sc = problem.subgroup_errors(x, log=True)
+            return float(sc[log_err >= log_err.max() - 1e-6].max())
+        return problem.evaluate(x)[4]["DEO" if objective == "abs_DEO" else objective][2]
 
     cons = []
 
@@ -366,9 +532,11 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
         bounds = bounds + [(0.0, 1.0)]
     sol = minimize(fun, v0, jac=True, method="SLSQP", bounds=bounds, constraints=cons,
                    options={"ftol": 1e-14, "maxiter": 500})
-    v = np.clip(np.asarray(sol.x, float), [lo for lo, _ in bounds], [hi for _, hi in bounds])
-    x, _ = split(v)
+    v = np.asarray(sol.x, float)
+    x = np.clip(v[:n], -LOG_BOUND, LOG_BOUND)
     iterations = int(sol.nit)
+    if not cons and key(x) > key(x_start):
+        x = np.asarray(x_start, float)          # SLSQP never returns worse than where it started
     # Newton polish of an unconstrained interior optimum on the exact gradient
     if not cons and not callable(objective) and np.all(np.abs(x) < LOG_BOUND - 1e-6):
         for _ in range(8):
@@ -384,28 +552,31 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
                 break
             x = x_new
             iterations += 1
-    # optimality residual: Lagrangian gradient with NNLS multipliers of the active constraints
-    v = np.append(x, split(v)[1]) if epigraph else x
+    # optimality residual: Lagrangian gradient with NNLS multipliers of the active constraints; a
+    # margin at its bound contributes only the part of the gradient that points into the box
+    v = np.append(x, problem.subgroup_errors(x)[0].max()) if epigraph else x
     val, grad = fun(v)
     values = np.array([c["fun"](v) for c in cons]) if cons else np.zeros(0)
     violation = float(max(0.0, -values.min())) if values.size else 0.0
-    free = np.abs(x) < LOG_BOUND - 1e-6
+    upper, lower = x >= LOG_BOUND - 1e-6, x <= -LOG_BOUND + 1e-6
+    free = ~(upper | lower)
     if epigraph:
-        free = np.append(free, True)
+        free, upper, lower = np.append(free, True), np.append(upper, False), np.append(lower, False)
     active = [i for i, c in enumerate(values) if c <= 1e-8] if values.size else []
+    residual = np.asarray(grad, float)
     if active:
         Jc = np.array([cons[i]["jac"](v) for i in active])
         lam_, _ = nnls(Jc[:, free].T, grad[free])
-        kkt = float(np.linalg.norm(grad[free] - Jc[:, free].T @ lam_)) + violation
-    else:
-        kkt = float(np.linalg.norm(grad[free])) + violation
+        residual = grad - Jc.T @ lam_
+    kkt = float(np.linalg.norm(np.concatenate([residual[free], np.maximum(residual[upper], 0.0),
+                                               np.maximum(-residual[lower], 0.0)]))) + violation
     if violation > 1e-6:
         reached = {name: (float(problem.subgroup_errors(x)[0].max()) if name == "worst"
                           else _scalar_metric(problem, name, x)[0]) for name in constraints}
         raise InfeasibleError(f"constraints: infeasible at gamma = {gamma:g}; the best reached: "
                               + ", ".join(f"{k} = {reached[k]:.4g} (bound {float(constraints[k]):.4g})"
                                           for k in reached), reached)
-    res, metrics, vals, _ = problem.evaluate(x)
+    res, metrics, vals, _, _ = problem.evaluate(x)
     marg = problem.margins(x)
     if epigraph:
         value = float(problem.subgroup_errors(x)[0].max())
@@ -415,10 +586,29 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
         value = _call_objective(objective, res)
     else:
         value = vals[objective]
-    attainable = bool(np.all(np.abs(x) < LOG_BOUND - 1e-6))
-    return MarginOptimum(margins=marg, free=np.exp(x), groups=groups, objective=getattr(objective, "__name__",
-                         str(objective)), value=value, metrics=metrics, result=res, kkt=kkt, attainable=attainable,
-                         success=bool(sol.success), message=str(sol.message), iterations=iterations)
+    attainable = bool(np.all(free[:n]))
+    status, success, message = _status(scale(x), kkt, x, sol)
+    opt = MarginOptimum(margins=marg, free=np.exp(x), groups=groups, objective=getattr(objective, "__name__",
+                        str(objective)), value=value, metrics=metrics, result=res, kkt=kkt, attainable=attainable,
+                        success=success, status=status, message=message, iterations=iterations)
+    return opt, key(x)
+
+
+def _status(scale, kkt, x, sol) -> tuple:
+    """(status, success, message) of a run, scipy style (MarginOptimum.status)."""
+    solver = f"SLSQP: {sol.message}"
+    if not scale >= FLAT:
+        return 2, False, (f"the objective is flat to double precision here (its terms change it by "
+                          f"{scale:.2g} per unit log-margin: errors saturated at 0 or 1), so a zero gradient "
+                          f"certifies nothing; best value among the starts, not a certified optimum ({solver})")
+    if not kkt <= KKT_TOL * min(1.0, scale):
+        return 3, False, (f"not converged: KKT residual {kkt:.2g} above {KKT_TOL:g} times min(1, the objective's "
+                          f"gradient scale {scale:.2g}) ({solver})")
+    off = [f"margin {j} -> {'inf' if xj > 0 else '0'}" for j, xj in enumerate(x) if abs(xj) >= LOG_BOUND - 1e-6]
+    if off:
+        return 1, True, ("optimum at the boundary: the objective still decreases at e^+-12, so the infimum is the "
+                         f"limit {', '.join(off)} (KKT residual {kkt:.2g}; {solver})")
+    return 0, True, f"optimum attained: KKT residual {kkt:.2g} ({solver})"
 
 
 @dataclass(frozen=True)

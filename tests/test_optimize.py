@@ -133,3 +133,144 @@ def test_metric_names_a_plain_cluster_model_lacks_and_numpy_strings():
     a = asy.optimize_margins(m, 2.0, np.str_("R_bal"), {np.str_("R"): 0.5}, margins="minority")
     b = asy.optimize_margins(m, 2.0, "R_bal", {"R": 0.5}, margins="minority")
     assert a.value == b.value and a.objective == "R_bal"
+
+
+# ---------------------------------------------------------------- flat, saturated objectives (issue 18, item 4)
+
+def _limit_point(model, gamma, ref, objective):
+    """The metric at the closed form's delta, clipped to the searched range e^+-12 (a limit delta
+    0 or inf is a point of the boundary there)."""
+    delta = float(np.clip(float(ref.delta), np.exp(-12.0), np.exp(12.0)))
+    res = asy.cs_svm(model, gamma, delta)
+    return float(max(res.R_plus, res.R_minus) if objective == "worst" else getattr(res, objective))
+
+
+def _log_metric(model, gamma, margins, objective):
+    """log of a linear metric (or of 'worst') at the given margins from the log-errors, accurate where
+    the errors underflow: an independent evaluation of what optimize_margins minimises."""
+    logs = np.asarray(asy.max_margin(model, gamma, margins).log_errors, float)
+    K = model.n_clusters
+    names = (("R_plus", "R_minus") if isinstance(model, asy.LabelGMM) else None) if objective == "worst" \
+        else (objective,)
+    if names is None:
+        return float(logs.max())
+    out = []
+    for name in names:
+        w = np.array([model.priors[k] if name == "R" else model.metrics(np.eye(K)[k])[name] for k in range(K)])
+        a = np.log(w[w > 0]) + logs[w > 0]
+        out.append(float(a.max() + np.log(np.exp(a - a.max()).sum())))
+    return max(out)
+
+
+def _assert_certified(model, gamma, opt, objective):
+    """success means a certificate: KKT below tolerance and an objective that is not flat there, i.e.
+    moving any free log-margin by 1/2 into the box changes it above rounding, and decreases it by no
+    more than the KKT residual allows."""
+    if not opt.success:
+        assert opt.status in (2, 3)
+        return
+    assert opt.kkt <= 1e-6 and opt.status in (0, 1)
+    assert opt.attainable == (opt.status == 0)
+    if callable(objective) or objective == "abs_DEO":
+        return
+    x = np.log(opt.free)
+    at = _log_metric(model, gamma, opt.margins, objective)
+    changes = []
+    for j, grp in enumerate(opt.groups):
+        for step in (0.5, -0.5):
+            if abs(x[j] + step) > 12.0:
+                continue
+            marg = np.array(opt.margins, float)
+            marg[list(grp)] *= np.exp(step)
+            other = _log_metric(model, gamma, marg, objective)
+            # a minimum (or the limit) in that direction, to first order in the certified KKT residual
+            assert other >= at - 0.5 * opt.kkt - 1e-9 * max(1.0, abs(at))
+            changes.append(other - at)
+    assert max(changes) > 16 * np.finfo(float).eps * max(1.0, abs(at))      # not flat to double precision
+
+
+M_ISSUE = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])
+
+
+@pytest.mark.parametrize("model,gamma", [
+    (M_ISSUE, 1e6),                                                                   # SVM errors (1, 0)
+    (asy.LabelGMM(1e-6, [4.0, 0.0], [0.0, 2.0]), 2.0),                                # delta* = inf
+    (M_ISSUE, float(asy.separability_threshold(M_ISSUE)) * (1 + 1e-6)),               # every delta alike
+])
+@pytest.mark.parametrize("objective,closed", [("R_bal", asy.delta_star), ("R", asy.delta_min_error)])
+def test_a_flat_start_is_not_an_optimum(model, gamma, objective, closed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", asy.DeltaWarning)
+        ref = closed(model, gamma)
+    opt = asy.optimize_margins(model, gamma, objective, margins="minority")
+    if ref.attainable:
+        assert opt.value <= float(getattr(ref, objective)) + 1e-9 * float(getattr(ref, objective))
+    else:      # the closed form is a limit: so is the optimum, on the same side, at least as good at the bound
+        assert not opt.attainable and opt.status == 1 and opt.success
+        assert (opt.free[0] > 1) == (float(ref.delta) > 1)
+        assert opt.value <= _limit_point(model, gamma, ref, objective) * (1 + 1e-12)
+    _assert_certified(model, gamma, opt, objective)
+
+
+def test_the_issue_case_finds_delta_star_and_a_saturated_R_is_reported_flat():
+    opt = asy.optimize_margins(M_ISSUE, 1e6, "R_bal", margins="minority")
+    ref = asy.delta_star(M_ISSUE, 1e6)
+    assert opt.success and opt.status == 0 and opt.free[0] == pytest.approx(float(ref.delta), rel=1e-6)
+    # R = 0.1 R_+ + 0.9 R_- with R_+ = 1, R_- < 1e-300 for every delta near the SVM: a plateau in
+    # double precision; the best value is found, but no point of it is certified
+    flat = asy.optimize_margins(M_ISSUE, 1e6, "R", margins="minority")
+    assert flat.value == pytest.approx(0.1, rel=1e-15) and not flat.success and flat.status == 2
+    assert "flat" in flat.message
+
+
+def _random_models(rng):
+    out = []
+    for prior in (0.5, 0.2, 1e-2, 1e-4, 1e-6):
+        mp, mm = rng.normal(size=2) * rng.choice([0.5, 2.0, 5.0]), rng.normal(size=2)
+        out.append(asy.LabelGMM(prior, mp, mm))
+    for cp, gp in ((0.3, 0.1), (0.1, 0.01), (0.5, 0.05)):
+        out.append(asy.GroupGMM(cp, gp, rng.normal(size=2) * 2.0, rng.normal(size=2) * 2.0))
+    return out
+
+
+def _grid_minority(model, gamma, objective, n=401):
+    """Best objective over a dense grid of the minority margin in [e^-12, e^12]."""
+    delta = np.exp(np.linspace(-12.0, 12.0, n))
+    res = asy.cs_svm(model, gamma, delta) if isinstance(model, asy.LabelGMM) else asy.gs_svm(model, gamma, delta)
+    if objective == "abs_DEO":
+        return float(np.min(np.abs(res.DEO)))
+    if objective == "worst" and isinstance(model, asy.LabelGMM):
+        return float(np.min(np.maximum(res.R_plus, res.R_minus)))
+    return float(np.min(getattr(res, objective)))
+
+
+def test_random_sweep_never_worse_than_closed_forms_or_a_grid():
+    """Seeded label and group models at gammas from 1.0001 gamma* to 1e6: the one-margin optimum is
+    never worse than the closed forms (at the bound when they are limits) or a dense grid, and a
+    reported success is certified."""
+    rng = np.random.default_rng(18)
+    for model in _random_models(rng):
+        g_star = float(asy.separability_threshold(model))
+        label = isinstance(model, asy.LabelGMM)
+        objectives = ("R_bal", "R", "worst") if label else ("R", "R_bal", "worst", "abs_DEO")
+        for gamma in (g_star * 1.0001, g_star * 1.5, max(2 * g_star, 1.0) * 3, 1e3, 1e6):
+            for objective in objectives:
+                opt = asy.optimize_margins(model, gamma, objective, margins="minority")
+                where = f"{model!r} gamma={gamma:g} {objective}"
+                refs = [_grid_minority(model, gamma, objective)]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", asy.DeltaWarning)
+                    if label and objective != "R":
+                        ref = asy.delta_star(model, gamma)
+                        refs.append(_limit_point(model, gamma, ref, objective))   # delta* also balances R_+, R_-
+                    elif label:
+                        ref = asy.delta_min_error(model, gamma)
+                        refs.append(_limit_point(model, gamma, ref, "R"))
+                    elif objective == "abs_DEO":
+                        refs.append(abs(asy.delta_equal_opportunity(model, gamma).DEO))
+                assert opt.value <= min(refs) + 1e-9, where
+                _assert_certified(model, gamma, opt, objective)
+                if not label and gamma in (g_star * 1.5, 1e3):      # the richer family: never worse
+                    four = asy.optimize_margins(model, gamma, objective)
+                    assert four.value <= opt.value + 1e-12, where
+                    _assert_certified(model, gamma, four, objective)
