@@ -613,7 +613,8 @@ def cmd_optimize(args):
 
     def solve(g):
         o = optimize_margins(model, g, args.objective, constraints, margins=args.margins, intercept=intercept)
-        row = {"objective": args.objective, "value": o.value, "attainable": bool(o.attainable), "kkt": o.kkt}
+        row = {"objective": args.objective, "value": o.value, "attainable": bool(o.attainable), "kkt": o.kkt,
+               "status": int(o.status)}
         if args.model == "label":
             row.update({"margin_plus": o.margins[0], "margin_minus": o.margins[1]})
         else:
@@ -958,7 +959,9 @@ def build_parser():
                 "GS-SVM's delta) or every cluster's margin (--margins per-cluster, the default; the cluster "
                 "with the largest prior keeps margin 1). SLSQP over log-margins with gradients from the "
                 "implicit function theorem; kkt is the optimality residual, attainable = False when a "
-                "margin runs to e^12 or e^-12 (the optimum is a limit).",
+                "margin runs to e^12 or e^-12 (the optimum is a limit); status 0 optimum attained, 1 a limit, "
+                "2 the objective is flat in double precision (saturated errors: no optimum certified), "
+                "3 not converged.",
                 examples=("optimize --model group --class-prior 0.5 --group-prior 0.05 --mean-1 3,0 --mean-2 0,3 "
                           "--gamma 2 --objective worst --constraint abs_DEO=0.01",
                           "optimize --prior 0.1 --norms 2,2 --angle 180 --gamma 2 --objective R_bal --margins "

@@ -556,3 +556,14 @@ def test_majority_prior_warns_once_and_computes_as_given(capsys, flag, value, ar
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # the API takes any prior without a word (documented choice)
         asy.LabelGMM(0.9, [4, 0], [0, 2])
+
+
+def test_optimize_reports_the_status(capsys):
+    """The status column is optimize_margins's: 0 at an attained optimum, 2
+    where the objective is flat in double precision (R at gamma = 1e6 on
+    this model: 0.1 at every margin near the SVM)."""
+    rows = json.loads(ok(capsys, "optimize", "--prior", "0.1", "--norms", "4,2", "--angle", "90", "--gamma",
+                         "2,1e6", "--objective", "R", "--margins", "minority", "--json"))
+    m = asy.LabelGMM(0.1, [4, 0], [0, 2])
+    assert [r["status"] for r in rows] == [int(asy.optimize_margins(m, g, "R", margins="minority").status)
+                                           for g in (2.0, 1e6)] == [0, 2]
