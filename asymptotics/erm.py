@@ -44,7 +44,7 @@ from ._validation import _short, boolean, check_grid, check_size, finite_array, 
 from .errors import ConvergenceError, NoMinimizerError
 from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
-from .results import MaxMarginResult, _messages, error_fields, freeze_fields, frozen, frozen_metrics
+from .results import MaxMarginResult, ReadOnlyResult, _messages, error_fields, frozen, frozen_metrics
 from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
@@ -61,8 +61,8 @@ IOTA_MAX = 100.0
 MAX_ERM_POINTS = 5 * 10 ** 5
 
 
-@dataclass(frozen=True)
-class ERMResult:
+@dataclass(frozen=True, eq=False)
+class ERMResult(ReadOnlyResult):
     r"""Asymptotics of regularised ERM at each (gamma, lam).
 
     Array fields have the broadcast shape S of ``gamma`` and ``lam`` (0-d
@@ -136,7 +136,8 @@ class ERMResult:
     ridge: np.ndarray = field(repr=False, default=None)
 
     def __post_init__(self):
-        freeze_fields(self)      # metrics -> read-only mapping, any writable array -> read-only copy
+        object.__setattr__(self, "metrics", frozen_metrics(self.metrics))    # 0-d metrics as NumPy scalars
+        super().__post_init__()      # the result contract (asymptotics.results): read-only, picklable
 
     @property
     def messages(self):
@@ -379,8 +380,8 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         status=shaped(status), tau=shaped(tau), ridge=shaped(ridge))
 
 
-@dataclass(frozen=True)
-class ERMPath:
+@dataclass(frozen=True, eq=False)
+class ERMPath(ReadOnlyResult):
     r"""A regularisation path and its :math:`\lambda \to 0` limit.
 
     Attributes
@@ -408,9 +409,6 @@ class ERMPath:
     limit: MaxMarginResult | None
     gap: np.ndarray
     angle: np.ndarray
-
-    def __post_init__(self):
-        freeze_fields(self)
 
 
 def erm_path(model: ClusterGMM, gamma: float, loss, lam=None, intercept: bool = True, delta=None) -> ERMPath:

@@ -130,6 +130,14 @@ class ClusterGMM:
                 raise ValueError("covariance needs the mean vectors (coordinates), not only their Gram matrix")
             self._cov = prepare(covariance, self._means)
 
+    def __setstate__(self, state):
+        # unpickled (or deep-copied) arrays come back writable: the model's own arrays are read-only again
+        # (the engines' writable _kernel_args stay as they are)
+        self.__dict__.update(state)
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+
     @property
     def covariance(self):
         """The covariance as given (None: identity)."""

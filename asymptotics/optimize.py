@@ -33,7 +33,7 @@ import numpy as np
 from ._validation import _short, boolean, finite_array, positive_array, positive_float
 from .errors import InfeasibleError, NotSupportedError
 from .models import ClusterGMM, GroupGMM, LabelGMM
-from .results import freeze_fields
+from .results import ReadOnlyResult, frozen_metrics
 from .sensitivity import sensitivity
 from .solver import max_margin, separability_threshold
 
@@ -43,8 +43,8 @@ OBJECTIVES = ("R", "R_bal", "R_subgroup_bal", "worst", "abs_DEO")
 LOG_BOUND = 12.0
 
 
-@dataclass(frozen=True)
-class MarginOptimum:
+@dataclass(frozen=True, eq=False)
+class MarginOptimum(ReadOnlyResult):
     """Outcome of :func:`optimize_margins`.
 
     Attributes
@@ -88,7 +88,8 @@ class MarginOptimum:
     iterations: int
 
     def __post_init__(self):
-        freeze_fields(self)
+        object.__setattr__(self, "metrics", frozen_metrics(self.metrics))    # 0-d metrics as NumPy scalars
+        super().__post_init__()      # the result contract (asymptotics.results): read-only, picklable
 
 
 def _groups(model: ClusterGMM, margins) -> tuple:
@@ -409,8 +410,8 @@ def _optimize(model, gamma, groups, intercept, objective, constraints, x_start) 
                          success=bool(sol.success), message=str(sol.message), iterations=iterations)
 
 
-@dataclass(frozen=True)
-class ParetoFront:
+@dataclass(frozen=True, eq=False)
+class ParetoFront(ReadOnlyResult):
     """R against |DEO| (or another pair) along the front: ``values`` (N, 2)
     with the two objectives, ``margins`` (N, K), ``points`` the
     :class:`MarginOptimum` of each."""
@@ -419,9 +420,6 @@ class ParetoFront:
     values: np.ndarray
     margins: np.ndarray
     points: tuple = field(repr=False)
-
-    def __post_init__(self):
-        freeze_fields(self)
 
 
 def pareto_front(model: GroupGMM, gamma, objectives=("R", "abs_DEO"), n_points: int = 12, margins="per-cluster",

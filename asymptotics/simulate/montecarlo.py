@@ -305,7 +305,7 @@ def _empty_reasons(shape) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MonteCarloResult(ReadOnlyResult):
     """Simulation summary at each point of the (gamma, delta) sweep.
 
