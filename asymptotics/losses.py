@@ -512,9 +512,11 @@ def _vs_prox(x, V, om, io, De):
     logc = np.log(V) + np.log(om) + np.log(De)
     logA = logc + np.log(De)
     with np.errstate(over="ignore", invalid="ignore"):
-        c = np.exp(logc)
+        c = V * om * De                                   # two roundings (exp(log c) would lose |log c| eps)
+        finite_c = np.isfinite(c)
         lo = x.copy()
         hi = np.minimum(x + c, _FMAX)
+        top = hi.copy()
         tail = io / De - 0.5 * c - x <= 0                  # F(iota/Delta) <= 0: p >= iota/Delta, u <= 0
         # w = W(.) and y = log w; p - x = w/Delta (tail), x + c - p = w/Delta (saturated), or
         # p = (iota -+ (y - log A))/Delta where w >= 1 (no cancellation against a huge x)
@@ -531,13 +533,19 @@ def _vs_prox(x, V, om, io, De):
             break
         with np.errstate(over="ignore", invalid="ignore"):
             u = io - De * p
-            F = p - x - np.exp(logc + log_expit(u))
+            # F = (p - x) - c sigma(u) = (p - (x + c)) + c sigma(-u): the side whose sigma is <= 1/2,
+            # so that c sigma is not a rounded c minus a tiny part (x = -1e300, V = 1e300: root -684)
+            up = u > 0
+            s_log = log_expit(np.where(up, -u, u))
+            pull = np.where(finite_c, c * np.exp(s_log), np.exp(logc + s_log))
+            ref = np.where(up, top, x)
+            F = (p - ref) + np.where(up, pull, -pull)
             dF = 1.0 + np.exp(logA + log_expit(u) + log_expit(-u))
             lo = np.where(F < 0, p, lo)
             hi = np.where(F > 0, p, hi)
             tol = 4.0 * _EPS * np.abs(p) + _TINY
             # F at the rounding level of its own terms: p is the root of a problem perturbed by rounding
-            at_rounding = np.abs(F) <= 4.0 * _EPS * (np.abs(p) + np.abs(x) + np.abs(p - x - F))
+            at_rounding = np.abs(F) <= 4.0 * _EPS * (np.abs(p) + np.abs(ref) + pull)
             newton = p - F / dF
             bisect = ~((newton > lo) & (newton < hi)) | (np.abs(2.0 * F) > np.abs(dx_old * dF))
             mid = np.sinh(0.5 * (np.arcsinh(lo) + np.arcsinh(hi)))
