@@ -227,8 +227,9 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         per cluster), one scalar loss per cluster, a preset name
         (``"CE"``, ``"wCE"``, ``"LA"``, ``"LA-log"``, ``"LDAM"``, ``"CDT"``,
         ``"VS"``, ``"VS-w"``: per class, read from the model's class prior;
-        ``"hinge"``, ``"square"``), or ``("CDT", delta)`` for a preset with
-        a margin ratio.
+        ``"hinge"``, ``"square"``), or ``(name, delta)`` with a margin ratio
+        (:func:`~asymptotics.losses.resolve_loss`: CDT, VS, VS-w; the hinge
+        with the CS-SVM / GS-SVM margins, as ``--loss hinge --delta``).
     lam : float or array_like
         Ridge :math:`\lambda \ge 0`; broadcasts with ``gamma``.  ``lam = 0``
         needs a minimiser: :math:`\gamma < \gamma_\star` (square loss:
@@ -241,7 +242,8 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         :class:`~asymptotics.NoMinimizerError` (default) or fill NaN with
         ``exists`` False.
     delta : float, optional
-        Margin ratio for a preset name (same as ``loss=(name, delta)``).
+        Margin ratio for a name that takes one (same as ``loss=(name, delta)``;
+        giving both, or a delta with another loss, is a ValueError naming ``delta``).
 
     Returns
     -------
