@@ -628,7 +628,8 @@ def _split_named(loss, delta):
     if not (isinstance(loss, tuple) and loss and isinstance(loss[0], str)):
         return None, delta
     if len(loss) != 2:
-        raise ValueError(f"loss: a named loss with a margin ratio is (name, delta), e.g. ('CDT', 3.0), got {_short(loss)}")
+        raise ValueError("loss: a named loss with a margin ratio is (name, delta), e.g. ('CDT', 3.0), "
+                         f"got {_short(loss)}")
     name, ratio = loss
     if isinstance(ratio, (str, bytes, bool, np.bool_)) or not isinstance(ratio, (numbers.Real, np.ndarray)):
         raise ValueError(f"loss: in (name, delta) delta must be a number, got {_short(loss)}")

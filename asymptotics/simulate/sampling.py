@@ -36,7 +36,6 @@ the one result contract of :mod:`asymptotics.results`.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +45,6 @@ from .._validation import finite_array as real_array   # finite real array, one-
 from ..gaussian import Q
 from ..models import ClusterGMM
 from ..results import ReadOnlyResult as _ResultContract
-from ..results import readonly  # noqa: F401  (the freezing of every result; re-exported for the simulation side)
 
 __all__ = ["Sample", "sample", "sample_mismatch", "embedded_means", "classifier_errors", "empirical_errors",
            "stratified_counts", "check_memory", "MEMORY_BUDGET_BYTES"]
