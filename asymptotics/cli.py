@@ -47,6 +47,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ConvergenceError, InfeasibleError, NoMinimizerError, NotSeparableError
+from .losses import MARGIN_RATIO_LOSSES
 from .tables import text_table
 
 # ------------------------------------------------------------------ limits
@@ -64,7 +65,7 @@ SYNTAX = "a number, a comma list a,b,c, a range start:stop:num or log:start:stop
 PRESET_FLAGS = {"ce": "CE", "wce": "wCE", "la": "LA", "la-log": "LA-log", "ldam": "LDAM", "cdt": "CDT",
                 "vs": "VS", "vs-w": "VS-w"}
 LOSS_FLAGS = {**PRESET_FLAGS, "hinge": "hinge", "square": "square"}
-DELTA_LOSSES = ("cdt", "vs", "vs-w", "hinge")     # losses that read --delta
+DELTA_LOSSES = tuple(k for k, v in LOSS_FLAGS.items() if v in MARGIN_RATIO_LOSSES)   # losses that read --delta
 
 
 class UsageError(ValueError):
@@ -369,19 +370,13 @@ def _loss_key(args) -> str:
     return key
 
 
-def _loss_for(key: str, model, delta: float):
-    """The loss a CLI name means at margin ratio delta: presets take delta
-    (CDT, VS, VS-w); the hinge asks margin delta of the minority class
-    (label model) or group (group model) and 1 of the rest; square and the
-    other presets have no margin ratio."""
-    from .group import group_margins
-    from .losses import HingeLoss
-    name = LOSS_FLAGS[key]
-    if key == "hinge":
-        if hasattr(model, "group_priors"):
-            return HingeLoss(Delta=group_margins(model, delta).reshape(-1))
-        return HingeLoss(Delta=[delta, 1.0])
-    return (name, delta) if key in DELTA_LOSSES else name
+def _loss_for(key: str, model, delta: float | None):
+    """The per-cluster losses a CLI name means at margin ratio ``delta``
+    (None: no --delta): the API's own reading
+    (:func:`asymptotics.losses.resolve_loss`), so that the same words mean
+    the same classifier on both sides."""
+    from .losses import resolve_loss
+    return resolve_loss(LOSS_FLAGS[key], model, delta)
 
 
 def _check_loss_flags(args) -> str | None:
@@ -482,8 +477,8 @@ def _predict_erm(args, model, key):
     rows = []
     G, L = (a.ravel() for a in np.meshgrid(g, lam, indexing="ij"))
     for d in deltas:
-        r = erm(model, G, _loss_for(key, model, float(d)), L, intercept=not args.no_intercept,
-                on_nonseparable="nan")
+        r = erm(model, G, _loss_for(key, model, None if args.delta is None else float(d)), L,
+                intercept=not args.no_intercept, on_nonseparable="nan")
         pri = model.priors
         for i in range(G.size):
             row = {"gamma": G[i], "lam": L[i], "delta": d, "q": r.q[i], "b": r.b[i]}
@@ -644,7 +639,7 @@ def cmd_simulate(args):
             raise UsageError("--delta: the hinge takes one margin ratio per run")
         G, D, L = np.meshgrid(gammas, deltas, lam_values, indexing="ij")
         g, d, lam = G.ravel(), D.ravel(), L.ravel()
-        method = _loss_for(key, model, float(d[0])) if key == "hinge" else LOSS_FLAGS[key]
+        method = LOSS_FLAGS[key]      # monte_carlo reads it (and delta) through resolve_loss, as predict does
     else:
         name = {k.lower(): v for k, v in [("svm", "svm"), *PRESET_FLAGS.items()]}.get(args.method.lower())
         if name is None:

@@ -99,11 +99,19 @@ class Spectrum:
         if me.ndim != 1 or me.size == 0 or np.any(me <= 0):
             raise ValueError("mean_eigenvalues must be a non-empty vector of positive numbers")
         _check_spectrum_range(np.concatenate([eig, me]), "eigenvalues and mean_eigenvalues")
+        w = w / w.sum()
         for arr in (eig, w, me):
             arr.setflags(write=False)
         object.__setattr__(self, "eigenvalues", eig)
-        object.__setattr__(self, "weights", w / w.sum())
+        object.__setattr__(self, "weights", w)
         object.__setattr__(self, "mean_eigenvalues", me)
+
+    def __setstate__(self, state):
+        # unpickled (or deep-copied) arrays come back writable: read-only again, values untouched
+        self.__dict__.update(state)
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
 
 
 # Supported covariance spectra: eigenvalues within this range and this condition number (beyond,

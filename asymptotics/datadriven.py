@@ -70,7 +70,7 @@ class FoldsWarning(UserWarning):
     number used, ``diagnostics["folds_requested"]`` the number asked for."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DeltaSuggestion(ReadOnlyResult):
     """A suggested margin ratio and what it was computed from.
 

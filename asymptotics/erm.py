@@ -44,7 +44,7 @@ from ._validation import _short, boolean, check_grid, check_size, finite_array, 
 from .errors import ConvergenceError, NoMinimizerError
 from .losses import HINGE, SQUARE, VS, ClusterLosses, resolve_loss
 from .models import ClusterGMM
-from .results import MaxMarginResult, _messages, error_fields, freeze_fields, frozen, frozen_metrics
+from .results import MaxMarginResult, ReadOnlyResult, _messages, error_fields, frozen, frozen_metrics
 from .solver import _check_intercept_labels, max_margin, separability_threshold
 
 __all__ = ["ERMResult", "erm", "ERMPath", "erm_path"]
@@ -64,8 +64,8 @@ MAX_ERM_POINTS = 5 * 10 ** 5
 LAM_KINK = 1e3
 
 
-@dataclass(frozen=True)
-class ERMResult:
+@dataclass(frozen=True, eq=False)
+class ERMResult(ReadOnlyResult):
     r"""Asymptotics of regularised ERM at each (gamma, lam).
 
     Array fields have the broadcast shape S of ``gamma`` and ``lam`` (0-d
@@ -139,7 +139,8 @@ class ERMResult:
     ridge: np.ndarray = field(repr=False, default=None)
 
     def __post_init__(self):
-        freeze_fields(self)      # metrics -> read-only mapping, any writable array -> read-only copy
+        object.__setattr__(self, "metrics", frozen_metrics(self.metrics))    # 0-d metrics as NumPy scalars
+        super().__post_init__()      # the result contract (asymptotics.results): read-only, picklable
 
     @property
     def messages(self):
@@ -270,8 +271,9 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         per cluster), one scalar loss per cluster, a preset name
         (``"CE"``, ``"wCE"``, ``"LA"``, ``"LA-log"``, ``"LDAM"``, ``"CDT"``,
         ``"VS"``, ``"VS-w"``: per class, read from the model's class prior;
-        ``"hinge"``, ``"square"``), or ``("CDT", delta)`` for a preset with
-        a margin ratio.
+        ``"hinge"``, ``"square"``), or ``(name, delta)`` with a margin ratio
+        (:func:`~asymptotics.losses.resolve_loss`: CDT, VS, VS-w; the hinge
+        with the CS-SVM / GS-SVM margins, as ``--loss hinge --delta``).
     lam : float or array_like
         Ridge :math:`\lambda \ge 0`; broadcasts with ``gamma``.  ``lam = 0``
         needs a minimiser: :math:`\gamma < \gamma_\star` (square loss:
@@ -284,7 +286,8 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         :class:`~asymptotics.NoMinimizerError` (default) or fill NaN with
         ``exists`` False.
     delta : float, optional
-        Margin ratio for a preset name (same as ``loss=(name, delta)``).
+        Margin ratio for a name that takes one (same as ``loss=(name, delta)``;
+        giving both, or a delta with another loss, is a ValueError naming ``delta``).
 
     Returns
     -------
@@ -441,8 +444,8 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
         status=shaped(status), tau=shaped(tau), ridge=shaped(ridge))
 
 
-@dataclass(frozen=True)
-class ERMPath:
+@dataclass(frozen=True, eq=False)
+class ERMPath(ReadOnlyResult):
     r"""A regularisation path and its :math:`\lambda \to 0` limit.
 
     Attributes
@@ -470,9 +473,6 @@ class ERMPath:
     limit: MaxMarginResult | None
     gap: np.ndarray
     angle: np.ndarray
-
-    def __post_init__(self):
-        freeze_fields(self)
 
 
 def erm_path(model: ClusterGMM, gamma: float, loss, lam=None, intercept: bool = True, delta=None) -> ERMPath:

@@ -27,14 +27,14 @@ import numpy as np
 
 from ._validation import _short, positive_array
 from .models import GroupGMM
-from .results import _messages, assemble, frozen, frozen_metrics
+from .results import ReadOnlyResult, _messages, assemble, frozen, frozen_metrics
 from .solver import _NAN, _OK, GAMMA_MAX, max_margin, positive_scalar, solve_point
 
 __all__ = ["GSSVMResult", "gs_svm", "group_margins"]
 
 
-@dataclass(frozen=True)
-class GSSVMResult:
+@dataclass(frozen=True, eq=False)
+class GSSVMResult(ReadOnlyResult):
     r"""Asymptotics of the GS-SVM at each (gamma, delta).
 
     Array fields have the broadcast shape S of ``gamma`` and ``delta``.

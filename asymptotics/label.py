@@ -17,14 +17,14 @@ import numpy as np
 
 from ._validation import positive_array
 from .models import LabelGMM
-from .results import MaxMarginResult, _messages, assemble, frozen, frozen_metrics
+from .results import MaxMarginResult, ReadOnlyResult, _messages, assemble, frozen, frozen_metrics
 from .solver import _NAN, _OK, GAMMA_MAX, max_margin, positive_scalar, solve_point
 
 __all__ = ["CSSVMResult", "cs_svm"]
 
 
-@dataclass(frozen=True)
-class CSSVMResult:
+@dataclass(frozen=True, eq=False)
+class CSSVMResult(ReadOnlyResult):
     r"""Asymptotics of the CS-SVM at each (gamma, delta).
 
     Attributes

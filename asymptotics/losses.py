@@ -39,6 +39,7 @@ solution with small ridge *is* the max-margin classifier with margins
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -47,13 +48,15 @@ import numpy as np
 from ._validation import _short, broadcast_shapes, finite_array
 
 __all__ = ["Loss", "VSLoss", "HingeLoss", "SquareLoss", "vs_preset", "PRESETS", "LOSS_NAMES",
-           "ClusterLosses", "cluster_losses"]
+           "ClusterLosses", "cluster_losses", "resolve_loss", "MARGIN_RATIO_LOSSES"]
 
 # Kind codes shared with the Numba engine (asymptotics._erm_engine).
 VS, HINGE, SQUARE = 0, 1, 2
 
 PRESETS = ("CE", "wCE", "LA", "LA-log", "LDAM", "CDT", "VS", "VS-w")
 LOSS_NAMES = PRESETS + ("hinge", "square")
+# The names that take a margin ratio delta (resolve_loss; the command line's --delta).
+MARGIN_RATIO_LOSSES = ("CDT", "VS", "VS-w", "hinge")
 
 
 def expit(x):
@@ -127,8 +130,19 @@ class Loss:
         """Cluster margins of the max-margin limit of this loss (see module docstring)."""
         raise ValueError(f"loss: the {self.name} loss has no max-margin limit")
 
+    # Value semantics (see the module docstring): equal type, name and parameters.
+    def __eq__(self, other):
+        return _same_parameters(self, other, ("omega", "iota", "Delta", "name"))
 
-@dataclass(frozen=True)
+    def __hash__(self):
+        return _parameter_hash(self, ("omega", "iota", "Delta", "name"))
+
+    def __reduce__(self):
+        # through the constructor: validated again and read-only after unpickling
+        return _rebuild, (type(self), {a: getattr(self, a) for a in ("omega", "iota", "Delta", "name")})
+
+
+@dataclass(frozen=True, eq=False)      # eq, hash: Loss's (arrays compared by value)
 class VSLoss(Loss):
     r"""VS-loss :math:`\ell(t) = \omega\log(1 + e^{\iota - \Delta t})`, parameters
     per cluster (label models: entry 0 is class +1, entry 1 class -1; group
@@ -164,7 +178,7 @@ class VSLoss(Loss):
                    1.0 / margins, name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HingeLoss(Loss):
     r"""Hinge loss :math:`\ell(t) = \omega(\Delta - t)_+` with per-cluster
     weights and margins (the cost-sensitive soft-margin SVM).  With a small
@@ -186,7 +200,7 @@ class HingeLoss(Loss):
         return self.Delta.copy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SquareLoss(Loss):
     r"""Square loss :math:`\ell(t) = \tfrac{\omega}{2}(\Delta - t)^2`: least
     squares on the targets :math:`y\Delta`, weighted by :math:`\omega`."""
@@ -257,18 +271,89 @@ def _scalar(value, name: str) -> float:
     return float(arr)
 
 
-@dataclass(frozen=True)
+def _kind_codes(kind) -> np.ndarray:
+    """``kind`` as int64 loss codes 0 (VS), 1 (hinge), 2 (square), one per
+    cluster; anything else is a one-line ValueError naming ``kind``."""
+    msg = "kind must be a non-empty vector of loss codes 0 (VS), 1 (hinge) or 2 (square)"
+    if isinstance(kind, (str, bytes)):
+        raise ValueError(f"{msg}, got {_short(kind)}")
+    try:
+        arr = np.atleast_1d(np.asarray(kind))
+    except (TypeError, ValueError):
+        raise ValueError(f"{msg}, got {_short(kind)}") from None
+    if arr.dtype == bool or arr.dtype.kind not in "iuf" or arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{msg}, got {_short(kind)}")
+    if not np.all(np.isin(arr, (VS, HINGE, SQUARE))):
+        raise ValueError(f"{msg}, got {_short(arr)}")
+    return arr.astype(np.int64)      # a fresh array: the caller's stays as it was
+
+
+def _same_parameters(a, b, attrs):
+    """Value equality of two losses: same type and equal ``attrs`` (arrays
+    by shape and entries; the parameters are finite, so no NaN question)."""
+    if type(a) is not type(b):
+        return NotImplemented
+    return all(np.array_equal(getattr(a, n), getattr(b, n)) if isinstance(getattr(a, n), np.ndarray)
+               else getattr(a, n) == getattr(b, n) for n in attrs)
+
+
+def _parameter_hash(obj, attrs) -> int:
+    """A hash consistent with :func:`_same_parameters` (equal arrays give equal
+    tuples of Python floats; 0.0 and -0.0 hash alike)."""
+    return hash((type(obj).__name__,) + tuple(
+        (getattr(obj, n).shape, tuple(getattr(obj, n).ravel().tolist())) if isinstance(getattr(obj, n), np.ndarray)
+        else getattr(obj, n) for n in attrs))
+
+
+def _rebuild(cls, fields: dict):
+    return cls(**fields)
+
+
+@dataclass(frozen=True, eq=False)
 class ClusterLosses:
     """One loss per cluster, as flat arrays (what the engines consume):
     ``kind[k]`` (0 VS, 1 hinge, 2 square), ``omega[k]``, ``iota[k]``,
     ``Delta[k]``.  Built by :func:`cluster_losses`; evaluates elementwise
-    with ``k`` the cluster of each entry."""
+    with ``k`` the cluster of each entry.
+
+    A hand-built instance is checked like the losses it flattens: ``kind``
+    integer codes 0, 1 or 2; ``omega`` and ``Delta`` finite and > 0;
+    ``iota`` finite and 0 for hinge and square clusters; all four of one
+    length K >= 1 (lists accepted); stored as read-only copies.  Equal
+    (and equally hashed) when kinds, parameters and name are equal."""
 
     kind: np.ndarray
     omega: np.ndarray
     iota: np.ndarray
     Delta: np.ndarray
     name: str
+
+    def __post_init__(self):
+        kind = _kind_codes(self.kind)
+        params = {a: _param(getattr(self, a), a) for a in ("omega", "iota", "Delta")}
+        if any(v.size != kind.size for v in params.values()):
+            raise ValueError("kind, omega, iota and Delta must have one entry per cluster each, got lengths "
+                             f"{kind.size}, {params['omega'].size}, {params['iota'].size}, {params['Delta'].size}")
+        for attr in ("omega", "Delta"):
+            if np.any(params[attr] <= 0):
+                raise ValueError(f"{attr} must be > 0, got {params[attr].tolist()}")
+        if np.any((kind != VS) & (params["iota"] != 0)):
+            raise ValueError(f"iota must be 0 for hinge and square clusters (kind 1, 2), got {params['iota'].tolist()}")
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a string, got {_short(self.name)}")
+        kind.setflags(write=False)
+        object.__setattr__(self, "kind", kind)
+        for attr, value in params.items():
+            object.__setattr__(self, attr, value)
+
+    def __eq__(self, other):
+        return _same_parameters(self, other, ("kind", "omega", "iota", "Delta", "name"))
+
+    def __hash__(self):
+        return _parameter_hash(self, ("kind", "omega", "iota", "Delta", "name"))
+
+    def __reduce__(self):
+        return _rebuild, (type(self), {a: getattr(self, a) for a in ("kind", "omega", "iota", "Delta", "name")})
 
     @property
     def n_clusters(self) -> int:
@@ -378,30 +463,106 @@ class ClusterLosses:
         return np.select([kind == VS, kind == HINGE], [_vs_prox(x, V, om, io, De), hinge], square)
 
 
+_FMAX = float(np.finfo(float).max)
+_EPS = float(np.finfo(float).eps)
+_TINY = float(np.finfo(float).smallest_subnormal)
+# Outer iterations of the VS prox: from the asymptotic starts Newton needs a handful; the
+# safeguarding bisection (in asinh(p), which halves the bracket's log-width) needs at most
+# ~2 x (11 + 53) steps even for a bracket spanning the whole float range.
+_PROX_MAX_ITER = 300
+
+
+def _log_lambertw_exp(L):
+    r""":math:`\log W(e^L)`: the root y of :math:`e^y + y = L`, from L itself
+    (``e^L`` may over- or underflow).  Newton on this convex function from
+    :math:`y = L` (:math:`L \le 1`) or :math:`\log(L - \log L)`; a fixed
+    number of steps, because the value only starts the prox's safeguarded
+    Newton (which checks its own root)."""
+    L = np.asarray(L, dtype=float)
+    big = L > 1.0
+    Lb = np.where(big, L, 2.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.where(big, np.log(Lb - np.log(Lb)), L)
+        for _ in range(8):
+            e = np.exp(np.minimum(y, 709.0))
+            y = y - (e + y - L) / (e + 1.0)
+    return np.where(L < -700.0, L, y)          # there W(e^L) = e^(L - W) = e^L to rounding
+
+
 def _vs_prox(x, V, om, io, De):
-    r"""VS prox by the substitution u = iota - Delta p: u + A sigma(u) = B with
-    A = V omega Delta^2 >= 0, B = iota - Delta x; the left side is increasing,
-    so the root lies in [B - A, B].  Newton from the bracket's better end with
-    bisection whenever a step leaves the bracket; 200 steps bound the loop
-    (the bracket halves at least every other step)."""
-    A = V * om * De * De
-    B = io - De * x
-    lo, hi = B - A, B.copy()
-    u = np.where(B > 0.5 * A, B - A, B)      # a root is near B - A when sigma ~ 1, near B when ~ 0
-    for _ in range(200):
-        s = expit(u)
-        f = u + A * s - B
-        lo = np.where(f < 0, u, lo)
-        hi = np.where(f > 0, u, hi)
-        step = f / (1.0 + A * s * (1.0 - s))
-        un = u - step
-        out = (un <= lo) | (un >= hi)
-        un = np.where(out, 0.5 * (lo + hi), un)
-        done = np.abs(un - u) <= 1e-15 * np.maximum(1.0, np.abs(u))
-        u = un
-        if np.all(done | (hi - lo <= 4e-16 * np.maximum(1.0, np.abs(u)))):
+    r"""VS prox: the root p of :math:`F(p) = p - x - c\,\sigma(\iota - \Delta p) = 0`,
+    :math:`c = V\omega\Delta`.  F increases, F(x) < 0 < F(x + c), so
+    :math:`p \in [x, x + c]`.
+
+    Start (:math:`A = c\Delta`, :math:`u = \iota - \Delta p`): on the tail
+    (:math:`u \le 0`, :math:`\sigma(u) \approx e^u`) the root of
+    :math:`u + Ae^u = \iota - \Delta x` is :math:`p = x + W(Ae^{\iota - \Delta x})/\Delta`;
+    on the saturated side (:math:`u > 0`, :math:`1 - \sigma(u) \approx e^{-u}`)
+    the mirror image :math:`p = x + c - W(Ae^{\Delta(x + c) - \iota})/\Delta`
+    (both with W computed from its logarithmic argument, so V up to 1e300
+    and x up to the float range start next to the root; the plain start
+    x or x + c left Newton creeping one unit of u per step).  Then Newton,
+    with a bisection in asinh(p) (which also halves brackets spanning
+    hundreds of decades) whenever a step leaves the bracket or does not
+    halve the one before last.  Stops where F is at the rounding level of
+    its terms (backward stable) or a Newton step or the bracket is below
+    4 eps |p|; an unconverged point raises ConvergenceError."""
+    from scipy.special import log_expit
+    x, V, om, io, De = (np.array(a, dtype=float) for a in np.broadcast_arrays(x, V, om, io, De))
+    logc = np.log(V) + np.log(om) + np.log(De)
+    logA = logc + np.log(De)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = V * om * De                                   # two roundings (exp(log c) would lose |log c| eps)
+        finite_c = np.isfinite(c)
+        lo = x.copy()
+        hi = np.minimum(x + c, _FMAX)
+        top = hi.copy()
+        tail = io / De - 0.5 * c - x <= 0                  # F(iota/Delta) <= 0: p >= iota/Delta, u <= 0
+        # w = W(.) and y = log w; p - x = w/Delta (tail), x + c - p = w/Delta (saturated), or
+        # p = (iota -+ (y - log A))/Delta where w >= 1 (no cancellation against a huge x)
+        y_t = _log_lambertw_exp(logA + io - De * x)
+        y_s = _log_lambertw_exp(logA - io + De * hi)
+        p_tail = np.where(y_t < 0, x + np.exp(y_t) / De, (io - y_t + logA) / De)
+        p_sat = np.where(y_s < 0, hi - np.exp(y_s) / De, (io + y_s - logA) / De)
+    p = np.where(tail, p_tail, p_sat)
+    p = np.where(np.isfinite(p), np.clip(p, lo, hi), lo)
+    done = hi <= lo
+    dx_old = np.full(p.shape, np.inf)
+    for _ in range(_PROX_MAX_ITER):
+        if np.all(done):
             break
-    return (io - u) / De
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = io - De * p
+            # F = (p - x) - c sigma(u) = (p - (x + c)) + c sigma(-u): the side whose sigma is <= 1/2,
+            # so that c sigma is not a rounded c minus a tiny part (x = -1e300, V = 1e300: root -684)
+            up = u > 0
+            s_log = log_expit(np.where(up, -u, u))
+            pull = np.where(finite_c, c * np.exp(s_log), np.exp(logc + s_log))
+            ref = np.where(up, top, x)
+            F = (p - ref) + np.where(up, pull, -pull)
+            dF = 1.0 + np.exp(logA + log_expit(u) + log_expit(-u))
+            lo = np.where(F < 0, p, lo)
+            hi = np.where(F > 0, p, hi)
+            tol = 4.0 * _EPS * np.abs(p) + _TINY
+            # F at the rounding level of its own terms: p is the root of a problem perturbed by rounding
+            at_rounding = np.abs(F) <= 4.0 * _EPS * (np.abs(p) + np.abs(ref) + pull)
+            newton = p - F / dF
+            bisect = ~((newton > lo) & (newton < hi)) | (np.abs(2.0 * F) > np.abs(dx_old * dF))
+            mid = np.sinh(0.5 * (np.arcsinh(lo) + np.arcsinh(hi)))
+            mid = np.where((mid > lo) & (mid < hi), mid, 0.5 * lo + 0.5 * hi)
+            pn = np.where(bisect, mid, newton)
+        step = pn - p
+        settled = at_rounding | (hi - lo <= tol)         # p is the root to rounding: keep it
+        active = ~done & ~settled
+        p = np.where(active, pn, p)
+        dx_old = np.where(active, step, dx_old)
+        done |= settled | (~bisect & (np.abs(step) <= tol))   # a Newton step this small: its error is its square
+    if not np.all(done):
+        from .errors import ConvergenceError
+        bad = np.flatnonzero(~done.reshape(-1))[0]
+        raise ConvergenceError(f"VS prox did not converge at x = {x.reshape(-1)[bad]:.6g}, "
+                               f"V = {V.reshape(-1)[bad]:.6g}", float("nan"), _PROX_MAX_ITER)
+    return p
 
 
 def _as_losses(loss, K: int) -> list:
@@ -456,30 +617,89 @@ def cluster_losses(loss, K: int, labels: Sequence[float] | None = None) -> Clust
     return ClusterLosses(kind, om, io, De, name)
 
 
-def resolve_loss(loss, model, delta=None) -> ClusterLosses:
-    """The per-cluster losses of ``loss`` on ``model``: a :class:`Loss`, a
-    list of K scalar losses, a name from :data:`LOSS_NAMES` (presets read the
-    class prior of a label or group model; ``"hinge"``/``"square"`` are the
-    unweighted losses with margin 1), or ``(name, delta)`` for the presets
-    with a margin ratio (CDT, VS, VS-w)."""
-    K = model.n_clusters
-    if isinstance(loss, tuple) and len(loss) == 2 and isinstance(loss[0], str):
-        name, delta = loss
-        loss = name
+def _split_named(loss, delta):
+    """``(name, delta)`` from the forms of a named loss: ``"CDT"`` with
+    ``delta`` (or None), or the tuple ``("CDT", 3.0)`` with ``delta`` None
+    (the margin ratio is given once).  Any other tuple with a string first
+    is a one-line ValueError naming ``loss``; anything else is not a named
+    loss: ``(None, delta)``."""
     if isinstance(loss, str):
-        if loss not in LOSS_NAMES:
-            raise ValueError(f"loss must be a Loss or one of {LOSS_NAMES}, got {_short(loss)}")
-        if loss == "hinge":
-            loss = HingeLoss()
-        elif loss == "square":
-            loss = SquareLoss()
-        else:
-            prior = getattr(model, "prior", getattr(model, "class_prior", None))
-            if prior is None:
-                raise ValueError(f"loss: the preset {_short(loss)} needs a label or group model (a class prior); "
-                                 "pass a VSLoss for a ClusterGMM")
-            loss = vs_preset(loss, prior, 1.0 if delta is None else delta)
-    elif delta is not None:
-        raise ValueError("delta: a margin ratio goes with a preset name for loss, e.g. loss=('CDT', 3.0); "
-                         "a Loss object carries its own margins (Delta)")
-    return cluster_losses(loss, K, model.labels)
+        return loss, delta
+    if not (isinstance(loss, tuple) and loss and isinstance(loss[0], str)):
+        return None, delta
+    if len(loss) != 2:
+        raise ValueError("loss: a named loss with a margin ratio is (name, delta), e.g. ('CDT', 3.0), "
+                         f"got {_short(loss)}")
+    name, ratio = loss
+    if isinstance(ratio, (str, bytes, bool, np.bool_)) or not isinstance(ratio, (numbers.Real, np.ndarray)):
+        raise ValueError(f"loss: in (name, delta) delta must be a number, got {_short(loss)}")
+    if delta is not None:
+        raise ValueError(f"delta: the margin ratio is given twice, in loss={_short(loss)} and delta={_short(delta)}; "
+                         "give it once")
+    return name, ratio
+
+
+def _ratio_margins(model, delta) -> np.ndarray:
+    """Per-cluster margins for the margin ratio ``delta``, as the CS-SVM and
+    GS-SVM ask them: (delta, 1) on a label model (the minority class +1 gets
+    delta), :func:`~asymptotics.group.group_margins` on a group model."""
+    from .group import group_margins
+    from .models import GroupGMM, LabelGMM
+    delta = _scalar(delta, "delta")
+    if not delta > 0:
+        raise ValueError(f"delta must be > 0, got {_short(delta)}")
+    if isinstance(model, GroupGMM):
+        return group_margins(model, delta).reshape(-1)
+    if isinstance(model, LabelGMM):
+        return np.array([delta, 1.0])
+    raise ValueError("delta: a margin ratio needs a label or group model (a minority class or group); "
+                     "for a ClusterGMM give the margins in the loss, e.g. HingeLoss(Delta=[...])")
+
+
+def resolve_loss(loss, model, delta=None) -> ClusterLosses:
+    """The per-cluster losses that ``loss`` (and the margin ratio ``delta``)
+    mean on ``model``: the one reading of the loss words shared by
+    :func:`~asymptotics.erm`, :func:`~asymptotics.erm_path`, the Monte-Carlo
+    side and the command line.
+
+    * a :class:`Loss`, a list of K scalar losses or a :class:`ClusterLosses`
+      (they carry their own margins: ``delta`` must be None);
+    * a name from :data:`LOSS_NAMES`; presets read the class prior of a
+      label or group model; ``"hinge"``/``"square"`` are the unweighted
+      losses with margin 1;
+    * a name from :data:`MARGIN_RATIO_LOSSES` with a margin ratio ``delta``,
+      given as ``delta=`` or as the tuple ``(name, delta)``, never both
+      (also not when equal): ``"CDT"``, ``"VS"``, ``"VS-w"`` set
+      Delta = (1/delta, 1) per class (:func:`vs_preset`); ``"hinge"`` asks
+      the CS-SVM's margins (delta, 1) of a label model (minority class +1
+      first) and the GS-SVM's :func:`~asymptotics.group.group_margins` of a
+      group model, as ``--loss hinge --delta`` does on the command line.
+
+    The other names have no margin ratio: a ``delta`` with ``"CE"``,
+    ``"wCE"``, ``"LA"``, ``"LA-log"``, ``"LDAM"`` or ``"square"`` (whose
+    targets are not margins: give ``SquareLoss(Delta=...)``) is a ValueError
+    naming ``delta``.
+    """
+    K = model.n_clusters
+    name, delta = _split_named(loss, delta)
+    if name is None:
+        if delta is not None:
+            raise ValueError("delta: a margin ratio goes with a loss name, e.g. loss=('CDT', 3.0); "
+                             "a Loss object carries its own margins (Delta)")
+        return cluster_losses(loss, K, model.labels)
+    if name not in LOSS_NAMES:
+        raise ValueError(f"loss must be a Loss or one of {LOSS_NAMES}, got {_short(name)}")
+    if delta is not None and name not in MARGIN_RATIO_LOSSES:
+        raise ValueError(f"delta: the {name} loss has no margin ratio (only {', '.join(MARGIN_RATIO_LOSSES)} "
+                         "take one)")
+    if name == "hinge":
+        named = HingeLoss() if delta is None else HingeLoss(Delta=_ratio_margins(model, delta))
+    elif name == "square":
+        named = SquareLoss()
+    else:
+        prior = getattr(model, "prior", getattr(model, "class_prior", None))
+        if prior is None:
+            raise ValueError(f"loss: the preset {_short(name)} needs a label or group model (a class prior); "
+                             "pass a VSLoss for a ClusterGMM")
+        named = vs_preset(name, prior, 1.0 if delta is None else delta)
+    return cluster_losses(named, K, model.labels)

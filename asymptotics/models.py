@@ -130,6 +130,20 @@ class ClusterGMM:
                 raise ValueError("covariance needs the mean vectors (coordinates), not only their Gram matrix")
             self._cov = prepare(covariance, self._means)
 
+    def _definition(self) -> tuple:
+        """What defines the model (priors, labels, Gram matrix, means,
+        covariance): results compare their models by it
+        (:func:`asymptotics.results.same`)."""
+        return self._priors, self._labels, self._gram, self._means, self._covariance
+
+    def __setstate__(self, state):
+        # unpickled (or deep-copied) arrays come back writable: the model's own arrays are read-only again
+        # (the engines' writable _kernel_args stay as they are)
+        self.__dict__.update(state)
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+
     @property
     def covariance(self):
         """The covariance as given (None: identity)."""

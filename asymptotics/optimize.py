@@ -40,7 +40,7 @@ import numpy as np
 from ._validation import _short, boolean, finite_array, positive_array, positive_float
 from .errors import InfeasibleError, NotSupportedError
 from .models import ClusterGMM, GroupGMM, LabelGMM
-from .results import freeze_fields
+from .results import ReadOnlyResult, frozen_metrics
 from .sensitivity import sensitivity
 from .solver import max_margin, separability_threshold
 
@@ -51,8 +51,8 @@ CONSTRAINT_METRICS = ("R", "R_bal", "R_subgroup_bal", "R_plus", "R_minus", "wors
 LOG_BOUND = 12.0
 
 
-@dataclass(frozen=True)
-class MarginOptimum:
+@dataclass(frozen=True, eq=False)
+class MarginOptimum(ReadOnlyResult):
     """Outcome of :func:`optimize_margins`.
 
     Attributes
@@ -110,7 +110,8 @@ class MarginOptimum:
     iterations: int
 
     def __post_init__(self):
-        freeze_fields(self)
+        object.__setattr__(self, "metrics", frozen_metrics(self.metrics))    # 0-d metrics as NumPy scalars
+        super().__post_init__()      # the result contract (asymptotics.results): read-only, picklable
 
 
 def _groups(model: ClusterGMM, margins) -> tuple:
@@ -611,8 +612,8 @@ def _status(scale, kkt, x, sol) -> tuple:
     return 0, True, f"optimum attained: KKT residual {kkt:.2g} ({solver})"
 
 
-@dataclass(frozen=True)
-class ParetoFront:
+@dataclass(frozen=True, eq=False)
+class ParetoFront(ReadOnlyResult):
     """R against |DEO| (or another pair) along the front: ``values`` (N, 2)
     with the two objectives, ``margins`` (N, K), ``points`` the
     :class:`MarginOptimum` of each."""
@@ -621,9 +622,6 @@ class ParetoFront:
     values: np.ndarray
     margins: np.ndarray
     points: tuple = field(repr=False)
-
-    def __post_init__(self):
-        freeze_fields(self)
 
 
 def pareto_front(model: GroupGMM, gamma, objectives=("R", "abs_DEO"), n_points: int = 12, margins="per-cluster",

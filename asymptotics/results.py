@@ -12,10 +12,23 @@ Contracts (tested for every model and engine):
   :math:`t_k = y_k(\\mu_k\\cdot w + b)/\\tau`, ``log_errors`` accurate where
   the errors underflow (below 1e-308);
 * ``status`` holds the solver's per-point code; ``messages`` its text.
+
+One contract for every result type (theory and simulation: the classes
+deriving from :class:`ReadOnlyResult`):
+
+* frozen dataclasses whose arrays are read-only and whose dicts are
+  :class:`FrozenDict` (a read-only mapping that pickles), recursively;
+* they pickle, ``copy.deepcopy`` and cross process boundaries (spawn pools,
+  joblib's loky) to equal, equally read-only objects;
+* ``==`` compares type and every field by value: arrays by shape and
+  entries (NaN equal to NaN), mappings by keys and values, models by their
+  definition (priors, labels, Gram matrix, means, covariance);
+* results are unhashable (they hold arrays; compare them with ``==``).
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -23,7 +36,7 @@ import numpy as np
 
 from .gaussian import Q, logQ
 
-__all__ = ["MaxMarginResult", "STATUS_MESSAGES"]
+__all__ = ["MaxMarginResult", "STATUS_MESSAGES", "FrozenDict", "ReadOnlyResult"]
 
 # Per-point status codes (the engines' codes) and what they mean.
 STATUS_MESSAGES = {
@@ -33,6 +46,138 @@ STATUS_MESSAGES = {
     3: "the minimiser is w = 0 (a constant classifier)",
     4: "no minimiser: lam = 0 where the loss can be driven to its infimum (filled with NaN)",
 }
+
+
+class FrozenDict(Mapping):
+    """A read-only mapping that pickles (``types.MappingProxyType`` does not):
+    item assignment raises TypeError; ``==`` compares keys and values by
+    value (:func:`same`); unhashable, like the arrays it holds."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data=()):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("FrozenDict is read-only")
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({self._data!r})"
+
+    def __eq__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return same(self, other)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return FrozenDict, (self._data,)
+
+
+def readonly(value, copy: bool = False):
+    """``value`` made read-only, recursively: an array becomes a read-only
+    copy (``copy`` True and the array writable, so that nobody else can
+    change it) or a read-only view (no copy: the caller's array keeps its
+    flags); object arrays have their entries frozen; a mapping becomes a
+    :class:`FrozenDict`, a list a tuple, and plain tuples are frozen entry by
+    entry.  Anything else is returned as is."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            out = np.empty(value.shape, dtype=object)
+            for idx in np.ndindex(value.shape):
+                out[idx] = readonly(value[idx], copy)
+        elif copy and value.flags.writeable:
+            out = value.copy()
+        else:
+            out = value.view()
+        out.setflags(write=False)
+        return out
+    if isinstance(value, (dict, MappingProxyType, FrozenDict)):
+        return FrozenDict({key: readonly(v, copy) for key, v in value.items()})
+    if isinstance(value, list) or type(value) is tuple:
+        return tuple(readonly(v, copy) for v in value)
+    return value
+
+
+def same(a, b) -> bool:
+    """Value equality used by every result's ``==`` (never numpy's
+    ambiguous truth value): arrays and numbers by shape and entries, NaN
+    equal to NaN; mappings by keys and values; sequences entry by entry;
+    models by their definition; dataclasses (e.g. a Spectrum) field by field;
+    anything else by its own ``==``."""
+    if a is b:
+        return True
+    if hasattr(a, "_definition") or hasattr(b, "_definition"):     # a model (results do not import models)
+        return type(a) is type(b) and same(a._definition(), b._definition())
+    if isinstance(a, ReadOnlyResult) or isinstance(b, ReadOnlyResult):
+        return type(a) is type(b) and a == b
+    if isinstance(a, Mapping) or isinstance(b, Mapping):
+        return (isinstance(a, Mapping) and isinstance(b, Mapping) and a.keys() == b.keys()
+                and all(same(a[k], b[k]) for k in a))
+    if isinstance(a, (np.ndarray, np.generic, int, float, complex)) and \
+            isinstance(b, (np.ndarray, np.generic, int, float, complex)):
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape != y.shape:
+            return False
+        if x.dtype == object or y.dtype == object:
+            return all(same(x[i], y[i]) for i in np.ndindex(x.shape))
+        nan = x.dtype.kind in "fc" and y.dtype.kind in "fc"
+        return bool(np.array_equal(x, y, equal_nan=nan))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    return bool(a == b)
+
+
+def _rebuild(cls, fields: dict):
+    """Unpickling (and ``copy.deepcopy``) of a :class:`ReadOnlyResult`: the
+    fields as they were, frozen again (unpickled arrays come back writable),
+    without running ``__init__`` (results built by :func:`assemble` have
+    none to run)."""
+    obj = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(obj, name, readonly(value))    # fresh objects: views suffice
+    return obj
+
+
+class ReadOnlyResult:
+    """The contract of every result type (module docstring), for frozen
+    dataclasses declared with ``eq=False`` (so that this ``__eq__``, not the
+    dataclass's field-tuple comparison, is used).
+
+    ``__post_init__`` freezes every field (:func:`readonly`; writable arrays
+    are copied unless the class sets ``_share_arrays``, as the simulation's
+    large samples do); ``__reduce__`` pickles the fields and freezes them
+    again on the other side; ``__eq__`` compares field by field
+    (:func:`same`); ``__hash__`` is None."""
+
+    _share_arrays = False
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, readonly(getattr(self, f.name), copy=not self._share_arrays))
+
+    def __reduce__(self):
+        return _rebuild, (type(self), {f.name: self.__dict__.get(f.name) for f in dataclasses.fields(self)})
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(same(self.__dict__.get(f.name), other.__dict__.get(f.name)) for f in dataclasses.fields(self))
+
+    __hash__ = None
 
 
 def _scalarise(a: np.ndarray):
@@ -58,8 +203,8 @@ def error_fields(labels, projections, beta):
         return Q(t), logQ(t)
 
 
-@dataclass(frozen=True)
-class MaxMarginResult:
+@dataclass(frozen=True, eq=False)
+class MaxMarginResult(ReadOnlyResult):
     r"""Asymptotic max-margin classifier on a K-cluster mixture.
 
     Every array field has the broadcast shape ``S`` of ``gamma`` and the
@@ -144,21 +289,6 @@ def assemble(cls, **fields):
     obj = object.__new__(cls)
     obj.__dict__.update(fields)
     return obj
-
-
-def freeze_fields(obj) -> None:
-    """Make a frozen dataclass's contents read-only too: writable arrays
-    become read-only copies, dicts read-only mappings (for __post_init__)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, np.ndarray) and value.flags.writeable:
-            value = value.copy()
-            value.setflags(write=False)
-        elif isinstance(value, dict):
-            value = MappingProxyType(frozen_metrics(value))
-        else:
-            continue
-        object.__setattr__(obj, f.name, value)
 
 
 def frozen_metrics(metrics: dict) -> dict:

@@ -27,19 +27,19 @@ Prior derivatives treat the K priors as free coordinates (move along
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
 from .errors import NotSupportedError
 from .gaussian import F, Q, d2F, dF, phi
 from .models import ClusterGMM, GroupGMM, LabelGMM
+from .results import ReadOnlyResult
 
 __all__ = ["Sensitivity", "sensitivity"]
 
 
-@dataclass(frozen=True)
-class Sensitivity:
+@dataclass(frozen=True, eq=False)
+class Sensitivity(ReadOnlyResult):
     r"""Derivatives of a max-margin result.
 
     ``grad[output][wrt]`` is an array of shape ``S + out_shape + wrt_shape``
@@ -76,8 +76,9 @@ class Sensitivity:
                 else:
                     arr.setflags(write=False)
                 arrays[wrt] = arr
-            inner[output] = MappingProxyType(arrays)
-        object.__setattr__(self, "grad", MappingProxyType(inner))
+            inner[output] = arrays
+        object.__setattr__(self, "grad", inner)
+        super().__post_init__()      # the result contract (asymptotics.results): read-only mappings, picklable
 
     def __getitem__(self, output: str) -> dict:
         return self.grad[output]

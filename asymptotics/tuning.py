@@ -39,7 +39,7 @@ from ._validation import boolean, positive_array, positive_float
 from .gaussian import Q, logQ
 from .label import cs_svm
 from .models import LabelGMM
-from .results import freeze_fields
+from .results import ReadOnlyResult
 
 __all__ = ["DeltaResult", "DeltaWarning", "EqualOpportunityResult", "delta_star", "delta_min_error",
            "delta_equal_opportunity"]
@@ -55,8 +55,8 @@ class DeltaWarning(UserWarning):
     """No positive delta attains the optimum; the returned delta is a limit."""
 
 
-@dataclass(frozen=True)
-class DeltaResult:
+@dataclass(frozen=True, eq=False)
+class DeltaResult(ReadOnlyResult):
     r"""An optimal margin ratio and the errors it gives.
 
     Attributes
@@ -89,9 +89,6 @@ class DeltaResult:
     t: np.ndarray
     method: str
     log_errors: np.ndarray = None
-
-    def __post_init__(self):
-        freeze_fields(self)
 
 
 def _check(model, gamma, intercept):
@@ -208,8 +205,8 @@ def delta_min_error(model: LabelGMM, gamma, intercept: bool = True) -> DeltaResu
     return _optimal_delta(model, gamma, intercept, "standard")
 
 
-@dataclass(frozen=True)
-class EqualOpportunityResult:
+@dataclass(frozen=True, eq=False)
+class EqualOpportunityResult(ReadOnlyResult):
     r"""The margin ratio delta_0 at which the GS-SVM has DEO = 0.
 
     Attributes
@@ -239,9 +236,6 @@ class EqualOpportunityResult:
     worst: float
     n_roots: int
     log_R_yg: np.ndarray = None
-
-    def __post_init__(self):
-        freeze_fields(self)
 
 
 def delta_equal_opportunity(model, gamma, intercept: bool = True) -> EqualOpportunityResult:

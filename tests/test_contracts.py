@@ -269,3 +269,210 @@ def test_models_and_results_cannot_be_changed_behind_the_solver():
 def test_equal_group_means_equalise_opportunity_at_every_delta():
     e = asy.delta_equal_opportunity(asy.GroupGMM(0.5, 0.05, [3.0, 0.0], [3.0, 0.0]), 2.0)
     assert e.attainable and e.delta == 1.0 and abs(e.DEO) < 1e-12
+
+
+# ----------------------------------------------------------------------------------------------
+# One contract for every result type (asymptotics.results.ReadOnlyResult): pickle, deepcopy, a
+# spawn pool, joblib's loky, value ==, read-only and frozen after the round trip (issue 18, item 3)
+
+def _sample():
+    from asymptotics.simulate import sample
+    return sample(LABEL, 60, 4, np.random.default_rng(0))
+
+
+def _simulated(kind):
+    from asymptotics.datadriven import suggest_delta
+    from asymptotics.simulate import fit_erm, fit_max_margin, monte_carlo, train_vs
+    s = _sample()
+    return {
+        "Sample": lambda: s,
+        "MaxMarginFit": lambda: fit_max_margin(s.X, s.y),
+        "ERMFit": lambda: fit_erm(s.X, s.y, asy.VSLoss(), 0.1),
+        "TrainResult": lambda: train_vs(s.X, s.y, asy.vs_preset("CDT", 0.1, 2.0), max_iter=20),
+        "MonteCarloResult": lambda: monte_carlo(LABEL, 2.0, 2.0, n=40, trials=2, seed=1, method="CE", lam=0.1,
+                                                backend="sequential"),
+        "DeltaSuggestion": lambda: suggest_delta(s.X, s.y),
+    }[kind]()
+
+
+EVERY_RESULT = {
+    "MaxMarginResult": lambda: asy.max_margin(CLUSTER, [1.5, 2.0], [1.0, 2.0, 0.5]),
+    "MaxMarginResult-nan": lambda: asy.max_margin(CLUSTER, [1e-3, 2.0], [1.0, 2.0, 0.5], on_nonseparable="nan"),
+    "CSSVMResult": lambda: asy.cs_svm(LABEL, 2.0, 2.0),
+    "CSSVMResult-spectrum": lambda: asy.cs_svm(SPECTRUM, [2.0, 3.0], 2.0),
+    "CSSVMResult-matrix": lambda: asy.cs_svm(MATRIX, 2.0, 2.0),
+    "GSSVMResult": lambda: asy.gs_svm(GROUP, [2.0, 3.0], 3.0),
+    "ERMResult": lambda: asy.erm(LABEL, [1.0, 2.0], "CE", 0.1),
+    "ERMResult-nan": lambda: asy.erm(LABEL, [0.001, 2.0], "CE", 0.0, on_nonseparable="nan"),
+    "ERMResult-group-hinge": lambda: asy.erm(GROUP, 2.0, ("hinge", 2.0), 0.1),
+    "ERMResult-spectrum": lambda: asy.erm(SPECTRUM, 2.0, "VS", 0.1),
+    "ERMPath": lambda: asy.erm_path(LABEL, 2.0, ("CDT", 2.0), lam=[1.0, 0.1]),
+    "ERMPath-no-limit": lambda: asy.erm_path(LABEL, 0.05, "CE", lam=[1.0, 0.1]),
+    "MarginOptimum": lambda: asy.optimize_margins(LABEL, 2.0, "R_bal", margins="minority"),
+    "ParetoFront": lambda: asy.pareto_front(GROUP, 2.0, n_points=3),
+    "Sensitivity": lambda: asy.sensitivity(asy.cs_svm(LABEL, [2.0, 3.0], 2.0)),
+    "Sensitivity-erm": lambda: asy.sensitivity(asy.erm(LABEL, 2.0, "CE", 0.1)),
+    "DeltaResult": lambda: asy.delta_star(LABEL, [2.0, 3.0]),
+    "EqualOpportunityResult": lambda: asy.delta_equal_opportunity(GROUP, 2.0),
+    **{kind: (lambda kind=kind: _simulated(kind)) for kind in
+       ("Sample", "MaxMarginFit", "ERMFit", "TrainResult", "MonteCarloResult", "DeltaSuggestion")},
+}
+_BUILT = {}
+
+
+def _result(name):
+    if name not in _BUILT:
+        _BUILT[name] = EVERY_RESULT[name]()
+    return _BUILT[name]
+
+
+def _assert_frozen(obj, path="result"):
+    """Every array read-only, every mapping a FrozenDict, every dataclass frozen, recursively."""
+    import dataclasses
+    from collections.abc import Mapping
+    from asymptotics.results import FrozenDict
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(obj, f.name, None)
+            _assert_frozen(getattr(obj, f.name), f"{path}.{f.name}")
+    elif isinstance(obj, np.ndarray):
+        assert not obj.flags.writeable, path
+        for idx in (np.ndindex(obj.shape) if obj.dtype == object else ()):
+            _assert_frozen(obj[idx], f"{path}[{idx}]")
+    elif isinstance(obj, (dict, Mapping)):
+        assert isinstance(obj, FrozenDict), path
+        with pytest.raises(TypeError):
+            obj["new"] = 1
+        for key, value in obj.items():
+            _assert_frozen(value, f"{path}[{key!r}]")
+    elif isinstance(obj, (list, set)):
+        raise AssertionError(f"{path} is a mutable {type(obj).__name__}")
+    elif isinstance(obj, tuple):
+        for j, value in enumerate(obj):
+            _assert_frozen(value, f"{path}[{j}]")
+    elif isinstance(obj, asy.ClusterGMM):
+        for attr in ("priors", "labels", "gram", "factor"):
+            assert not getattr(obj, attr).flags.writeable, f"{path}.{attr}"
+
+
+def _fields_equal(a, b):
+    """Independent of the contract's own ==: every field by value (np.testing, NaN equal)."""
+    import dataclasses
+    if isinstance(a, asy.ClusterGMM):
+        return type(a) is type(b) and all(_fields_equal(getattr(a, n), getattr(b, n))
+                                          for n in ("priors", "labels", "gram", "means"))
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_fields_equal(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if hasattr(a, "items"):
+        return set(a) == set(b) and all(_fields_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_fields_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, (np.ndarray, np.generic, float, int)) and not isinstance(a, (str, bool)):
+        if np.asarray(a).dtype == object:
+            return all(_fields_equal(x, y) for x, y in zip(np.ravel(a), np.ravel(b)))
+        try:
+            np.testing.assert_array_equal(a, b)
+            return np.shape(a) == np.shape(b)
+        except AssertionError:
+            return False
+    return a == b
+
+
+def test_every_result_type_is_covered_and_uses_the_one_contract():
+    """Every class deriving from ReadOnlyResult is in EVERY_RESULT, declares
+    eq=False (so the contract's ==, not a dataclass field-tuple comparison,
+    is used) and is unhashable."""
+    import asymptotics.datadriven  # noqa: F401  (import every module that defines a result type)
+    import asymptotics.simulate  # noqa: F401
+    from asymptotics.results import ReadOnlyResult
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+    found = {c.__name__ for c in subclasses(ReadOnlyResult) if c.__module__.startswith("asymptotics")
+             and "__dataclass_fields__" in vars(c)}
+    covered = {name.split("-")[0] for name in EVERY_RESULT}
+    assert found == covered
+    for cls in subclasses(ReadOnlyResult):
+        if "__dataclass_fields__" in vars(cls):
+            assert cls.__eq__ is ReadOnlyResult.__eq__ and cls.__hash__ is None, cls
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_RESULT))
+def test_results_pickle_and_deepcopy_to_equal_frozen_results(name):
+    import copy
+    import pickle
+    r = _result(name)
+    _assert_frozen(r)
+    for clone in (pickle.loads(pickle.dumps(r)), copy.deepcopy(r), copy.copy(r)):
+        assert type(clone) is type(r)
+        assert _fields_equal(clone, r)
+        assert clone == r and not (clone != r)
+        _assert_frozen(clone)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(r)
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_RESULT))
+def test_results_compare_by_value_without_numpy_errors(name):
+    r = _result(name)
+    assert r == r
+    assert (r == 1.0) is False and (r == "result") is False and r != None  # noqa: E711
+    other = next(_result(n) for n in sorted(EVERY_RESULT) if n != name and type(_result(n)) is not type(r))
+    assert (r == other) is False
+
+
+def test_results_that_differ_in_one_value_are_not_equal():
+    a, b = asy.erm(LABEL, [1.0, 2.0], "CE", 0.1), asy.erm(LABEL, [1.0, 2.5], "CE", 0.1)
+    assert a != b and a == asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)
+    assert asy.erm(LABEL, 2.0, "CE", 0.1) != asy.erm(LABEL, 2.0, "CE", 0.1, intercept=False)
+    assert asy.erm(LABEL, 2.0, "CE", 0.1) != asy.erm(asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.5]), 2.0, "CE", 0.1)
+    assert asy.cs_svm(LABEL, 2.0, 2.0) == asy.cs_svm(asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0]), 2.0, 2.0)
+
+
+def test_results_cross_a_spawn_pool_and_come_back_frozen():
+    """The probe: a spawn pool returning an erm result lost the finished work
+    (MaybeEncodingError).  Results computed in the worker, and results sent
+    there and back (copy.copy in the worker), arrive equal and read-only."""
+    import copy
+    import multiprocessing
+    names = sorted(EVERY_RESULT)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        computed = pool.apply(asy.erm, (LABEL, [1.0, 2.0], "CE", 0.1))
+        back = pool.map(copy.copy, [_result(n) for n in names])
+    assert computed == asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)
+    _assert_frozen(computed)
+    for name, clone in zip(names, back):
+        assert clone == _result(name) and _fields_equal(clone, _result(name)), name
+        _assert_frozen(clone)
+
+
+def test_results_cross_joblib_loky_and_come_back_frozen():
+    import copy
+
+    import joblib
+    names = sorted(EVERY_RESULT)
+    out = joblib.Parallel(n_jobs=2, backend="loky")(
+        [joblib.delayed(asy.erm)(LABEL, [1.0, 2.0], "CE", 0.1)] +
+        [joblib.delayed(copy.copy)(_result(n)) for n in names])
+    assert out[0] == asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)
+    for name, clone in zip(["erm"] + names, out):
+        assert clone == (out[0] if name == "erm" else _result(name)), name
+        _assert_frozen(clone)
+
+
+def test_frozen_dict_is_a_read_only_picklable_mapping():
+    import pickle
+    from asymptotics.results import FrozenDict
+    d = FrozenDict({"a": np.array([1.0, np.nan]), "b": 2})
+    assert d == {"a": np.array([1.0, np.nan]), "b": 2} and d != {"a": np.array([1.0, 0.0]), "b": 2}
+    assert pickle.loads(pickle.dumps(d)) == d and dict(d).keys() == {"a", "b"} and len(d) == 2
+    with pytest.raises(TypeError):
+        d["c"] = 1
+    with pytest.raises(AttributeError):
+        d._data = {}
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(d)

@@ -566,7 +566,10 @@ def test_complex_input_is_refused_not_cast(probe_data, name, call):
 
 def _assert_read_only(obj, path="result"):
     import dataclasses
+    from collections.abc import Mapping
     from types import MappingProxyType
+
+    from asymptotics.results import FrozenDict
     if dataclasses.is_dataclass(obj):
         for f in dataclasses.fields(obj):
             with pytest.raises(dataclasses.FrozenInstanceError):
@@ -580,8 +583,8 @@ def _assert_read_only(obj, path="result"):
         if obj.dtype == object:
             for idx in np.ndindex(obj.shape):
                 _assert_read_only(obj[idx], f"{path}[{idx}]")
-    elif isinstance(obj, (dict, MappingProxyType)):
-        assert isinstance(obj, MappingProxyType), path
+    elif isinstance(obj, (dict, MappingProxyType, Mapping)):
+        assert isinstance(obj, FrozenDict), path          # the read-only mapping of every result
         with pytest.raises(TypeError):
             obj["__new__"] = 1
         for key, value in obj.items():

@@ -164,7 +164,7 @@ _STEP_TOL = 1e-6              # lam = 0 (VS): largest final Newton step, relativ
 _SVC_MIN_N = 2000             # hinge: libsvm first from this many samples (see _fit_hinge_qp)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ERMFit(ReadOnlyResult):
     """Solution of :func:`fit_erm`.
 

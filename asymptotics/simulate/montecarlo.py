@@ -60,7 +60,8 @@ from ..erm import erm
 from ..errors import ConvergenceError, NoMinimizerError, NotSeparableError
 from ..gaussian import Q
 from ..group import group_margins
-from ..losses import HINGE, LOSS_NAMES, PRESETS, ClusterLosses, Loss, VSLoss, cluster_losses, resolve_loss, vs_preset
+from ..losses import (HINGE, LOSS_NAMES, MARGIN_RATIO_LOSSES, PRESETS, ClusterLosses, Loss, VSLoss, cluster_losses,
+                      resolve_loss, vs_preset)
 from ..models import ClusterGMM, GroupGMM, LabelGMM
 from ..solver import max_margin
 from .sampling import ReadOnlyResult, check_memory, classifier_errors, embedded_means, noise_scales, sample
@@ -304,7 +305,7 @@ def _empty_reasons(shape) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MonteCarloResult(ReadOnlyResult):
     """Simulation summary at each point of the (gamma, delta) sweep.
 
@@ -443,8 +444,10 @@ def monte_carlo(model: ClusterGMM, gamma, delta, n: int, trials: int, method="sv
     gamma, delta : float or array_like (broadcast together)
         d/n and the margin parameter (CS-SVM delta, GS-SVM minority-group
         delta; for a plain ClusterGMM, ``delta`` is the K margins and is not
-        broadcast).  With ``lam``, ``delta`` is the margin ratio of a preset
-        loss (CDT, VS, VS-w) and is ignored by the others.
+        broadcast).  With ``lam``, ``delta`` is the margin ratio of CDT, VS,
+        VS-w and the hinge on a label or group model, read as
+        :func:`~asymptotics.losses.resolve_loss` reads it (the hinge: the
+        CS-SVM / GS-SVM margins), and is not read by the other losses.
     n : int
         Training samples per trial.
     trials : int
@@ -632,8 +635,11 @@ def _erm_points(model, gamma, delta, method, intercept, lam):
                          f"{delta_arr.shape} and {lam.shape}") from None
     g_flat, d_flat, l_flat = (np.broadcast_to(a, shape).reshape(-1) for a in (gamma, delta_arr, lam))
     specs = []
+    # delta is a margin ratio only for the names that take one (on a label or group model; a plain
+    # ClusterGMM's delta is its K max-margin margins): resolve_loss reads it as erm and the CLI do
+    ratio = named and method in MARGIN_RATIO_LOSSES and isinstance(model, (LabelGMM, GroupGMM))
     for dl, lm in zip(d_flat, l_flat):
-        losses = resolve_loss((method, float(dl)) if named else method, model)
+        losses = resolve_loss(method, model, float(dl) if ratio else None)
         specs.append(_Spec("erm", None, losses, float(lm), intercept))
     return shape, g_flat, delta_arr, lam, specs
 

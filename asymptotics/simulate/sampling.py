@@ -30,14 +30,13 @@ The result objects of the simulation side (:class:`Sample`,
 :class:`~.erm.ERMFit`, :class:`~.montecarlo.MonteCarloResult`,
 :class:`~asymptotics.datadriven.DeltaSuggestion`) are frozen dataclasses
 whose arrays are read-only (a read-only view: no copy) and whose dicts are
-read-only mappings (:class:`types.MappingProxyType`); they pickle (and
-``copy.deepcopy``) to equal, equally read-only objects.
+read-only mappings (:class:`~asymptotics.results.FrozenDict`); they pickle (and
+``copy.deepcopy``) to equal, equally read-only objects and compare by value:
+the one result contract of :mod:`asymptotics.results`.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
@@ -45,6 +44,7 @@ from .._validation import _short, boolean
 from .._validation import finite_array as real_array   # finite real array, one-line errors naming it
 from ..gaussian import Q
 from ..models import ClusterGMM
+from ..results import ReadOnlyResult as _ResultContract
 
 __all__ = ["Sample", "sample", "sample_mismatch", "embedded_means", "classifier_errors", "empirical_errors",
            "stratified_counts", "check_memory", "MEMORY_BUDGET_BYTES"]
@@ -78,56 +78,12 @@ def cluster_array(clusters, n: int) -> np.ndarray:
     return c.astype(np.int64)
 
 
-def readonly(value):
-    """``value`` made read-only without copying data: an array becomes a
-    read-only view (the caller's array keeps its flags), a dict a read-only
-    mapping of read-only values, a list a tuple; anything else is returned
-    as is.  Object arrays (e.g. of dicts) have their entries frozen too."""
-    if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            out = np.empty(value.shape, dtype=object)
-            for idx in np.ndindex(value.shape):
-                out[idx] = readonly(value[idx])
-        else:
-            out = value.view()
-        out.setflags(write=False)
-        return out
-    if isinstance(value, (dict, MappingProxyType)):
-        return MappingProxyType({key: readonly(v) for key, v in value.items()})
-    if isinstance(value, list):
-        return tuple(readonly(v) for v in value)
-    return value
+class ReadOnlyResult(_ResultContract):
+    """The result contract of :mod:`asymptotics.results` (read-only, pickles,
+    value ``==``), sharing the caller's arrays as read-only views instead of
+    copying them (samples are large)."""
 
-
-def thaw(value):
-    """The picklable counterpart of :func:`readonly`: read-only mappings back
-    to dicts (recursively, also inside object arrays); arrays as they are."""
-    if isinstance(value, MappingProxyType):
-        return {key: thaw(v) for key, v in value.items()}
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        out = np.empty(value.shape, dtype=object)
-        for idx in np.ndindex(value.shape):
-            out[idx] = thaw(value[idx])
-        return out
-    return value
-
-
-def _rebuild(cls, fields: dict):
-    return cls(**fields)
-
-
-class ReadOnlyResult:
-    """Mixin for frozen dataclasses: ``__post_init__`` makes every field
-    read-only (:func:`readonly`), pickling goes through plain dicts (a
-    ``MappingProxyType`` does not pickle) and the constructor freezes again."""
-
-    def __post_init__(self):
-        for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, readonly(getattr(self, f.name)))
-
-    def __reduce__(self):
-        return (_rebuild, (type(self), {f.name: thaw(getattr(self, f.name)) for f in dataclasses.fields(self)
-                                        if f.init}))
+    _share_arrays = True
 
 
 def stratified_counts(priors, n: int) -> np.ndarray:
@@ -143,7 +99,7 @@ def stratified_counts(priors, n: int) -> np.ndarray:
     return counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sample(ReadOnlyResult):
     """``n`` draws: features ``X`` (n x d), labels ``y`` (+1/-1) and the
     cluster index ``k`` of each row (for label models 0 = class +1, 1 = class

@@ -82,7 +82,7 @@ _PIQP_MAX_ITER = 200
 _LP_TIME_LIMIT = 120.0        # seconds
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MaxMarginFit(ReadOnlyResult):
     """Exact max-margin solution (arrays read-only).
 

@@ -53,7 +53,7 @@ __all__ = ["VSLoss", "vs_preset", "PRESETS", "TrainResult", "train_vs", "train_v
            "check_gd_work", "MAX_ITER_CAP", "GD_WORK_BUDGET"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrainResult(ReadOnlyResult):
     """Outcome of :func:`train_vs`.
 
