@@ -105,7 +105,7 @@ def _sig_pair(u):
 def vs_u(A, B, u):
     """Root of u + A s(u) = B (A >= 0; the left side increases, so the root
     lies in [B - A, B]); Newton from u inside the bracket, bisection when a
-    step leaves it, at most 200 steps."""
+    step leaves it, at most 200 steps (NaN if they do not suffice)."""
     lo = B - A
     hi = B
     if not (lo < u < hi):
@@ -137,7 +137,9 @@ def vs_u(A, B, u):
         u = un
         if hi - lo <= 4e-16 * (1.0 + abs(u)):
             return u
-    return u
+    # not converged in 200 steps (never seen inside erm's ranges; from A ~ 1e89 it would be): NaN,
+    # which the moments carry into the residual, so the solve fails loudly instead of returning a wrong root
+    return np.nan
 
 
 # ---------------------------------------------------------------- moments

@@ -65,7 +65,7 @@ from .results import build_max_margin
 __all__ = ["Spectrum"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Spectrum:
     r"""A covariance given by its spectrum, for models whose means are given in
     the covariance's eigenbasis.
@@ -105,6 +105,16 @@ class Spectrum:
         object.__setattr__(self, "eigenvalues", eig)
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "mean_eigenvalues", me)
+
+    def __eq__(self, other):
+        """Value equality of the three arrays (not numpy's ambiguous truth value)."""
+        if not isinstance(other, Spectrum):
+            return NotImplemented
+        from .results import same
+        return same(self, other)
+
+    def __hash__(self) -> int:
+        return hash((self.eigenvalues.tobytes(), self.mean_eigenvalues.tobytes(), self.weights.tobytes()))
 
     def __setstate__(self, state):
         # unpickled (or deep-copied) arrays come back writable: read-only again, values untouched

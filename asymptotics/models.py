@@ -136,6 +136,19 @@ class ClusterGMM:
         (:func:`asymptotics.results.same`)."""
         return self._priors, self._labels, self._gram, self._means, self._covariance
 
+    def __eq__(self, other):
+        """Value equality: same class and definition (priors, labels, Gram
+        matrix, means, covariance), so a model equals its pickled or
+        deep-copied self."""
+        if not isinstance(other, ClusterGMM):
+            return NotImplemented
+        from .results import same
+        return type(self) is type(other) and same(self._definition(), other._definition())
+
+    def __hash__(self) -> int:
+        # equal models have equal priors, labels and Gram matrices (the rest only narrows equality)
+        return hash((type(self).__name__, self._priors.tobytes(), self._labels.tobytes(), self._gram.tobytes()))
+
     def __setstate__(self, state):
         # unpickled (or deep-copied) arrays come back writable: the model's own arrays are read-only again
         # (the engines' writable _kernel_args stay as they are)

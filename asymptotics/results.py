@@ -133,6 +133,8 @@ def same(a, b) -> bool:
             return all(same(x[i], y[i]) for i in np.ndindex(x.shape))
         nan = x.dtype.kind in "fc" and y.dtype.kind in "fc"
         return bool(np.array_equal(x, y, equal_nan=nan))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False          # an array against a non-number (None, a Spectrum): never an elementwise ==
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if dataclasses.is_dataclass(a) and not isinstance(a, type):

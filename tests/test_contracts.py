@@ -9,6 +9,7 @@ import pytest
 
 import asymptotics as asy
 from asymptotics.covariance import Spectrum
+from frozen import assert_frozen
 
 LABEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])
 GROUP = asy.GroupGMM(0.3, 0.1, [2.0, 0.0], [1.0, 1.5])
@@ -326,36 +327,6 @@ def _result(name):
     return _BUILT[name]
 
 
-def _assert_frozen(obj, path="result"):
-    """Every array read-only, every mapping a FrozenDict, every dataclass frozen, recursively."""
-    import dataclasses
-    from collections.abc import Mapping
-    from asymptotics.results import FrozenDict
-    if dataclasses.is_dataclass(obj):
-        for f in dataclasses.fields(obj):
-            with pytest.raises(dataclasses.FrozenInstanceError):
-                setattr(obj, f.name, None)
-            _assert_frozen(getattr(obj, f.name), f"{path}.{f.name}")
-    elif isinstance(obj, np.ndarray):
-        assert not obj.flags.writeable, path
-        for idx in (np.ndindex(obj.shape) if obj.dtype == object else ()):
-            _assert_frozen(obj[idx], f"{path}[{idx}]")
-    elif isinstance(obj, (dict, Mapping)):
-        assert isinstance(obj, FrozenDict), path
-        with pytest.raises(TypeError):
-            obj["new"] = 1
-        for key, value in obj.items():
-            _assert_frozen(value, f"{path}[{key!r}]")
-    elif isinstance(obj, (list, set)):
-        raise AssertionError(f"{path} is a mutable {type(obj).__name__}")
-    elif isinstance(obj, tuple):
-        for j, value in enumerate(obj):
-            _assert_frozen(value, f"{path}[{j}]")
-    elif isinstance(obj, asy.ClusterGMM):
-        for attr in ("priors", "labels", "gram", "factor"):
-            assert not getattr(obj, attr).flags.writeable, f"{path}.{attr}"
-
-
 def _fields_equal(a, b):
     """Independent of the contract's own ==: every field by value (np.testing, NaN equal)."""
     import dataclasses
@@ -406,12 +377,12 @@ def test_results_pickle_and_deepcopy_to_equal_frozen_results(name):
     import copy
     import pickle
     r = _result(name)
-    _assert_frozen(r)
+    assert_frozen(r)
     for clone in (pickle.loads(pickle.dumps(r)), copy.deepcopy(r), copy.copy(r)):
         assert type(clone) is type(r)
         assert _fields_equal(clone, r)
         assert clone == r and not (clone != r)
-        _assert_frozen(clone)
+        assert_frozen(clone)
     with pytest.raises(TypeError, match="unhashable"):
         hash(r)
 
@@ -444,10 +415,10 @@ def test_results_cross_a_spawn_pool_and_come_back_frozen():
         computed = pool.apply(asy.erm, (LABEL, [1.0, 2.0], "CE", 0.1))
         back = pool.map(copy.copy, [_result(n) for n in names])
     assert computed == asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)
-    _assert_frozen(computed)
+    assert_frozen(computed)
     for name, clone in zip(names, back):
         assert clone == _result(name) and _fields_equal(clone, _result(name)), name
-        _assert_frozen(clone)
+        assert_frozen(clone)
 
 
 def test_results_cross_joblib_loky_and_come_back_frozen():
@@ -461,7 +432,7 @@ def test_results_cross_joblib_loky_and_come_back_frozen():
     assert out[0] == asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)
     for name, clone in zip(["erm"] + names, out):
         assert clone == (out[0] if name == "erm" else _result(name)), name
-        _assert_frozen(clone)
+        assert_frozen(clone)
 
 
 def test_frozen_dict_is_a_read_only_picklable_mapping():
@@ -476,3 +447,23 @@ def test_frozen_dict_is_a_read_only_picklable_mapping():
         d._data = {}
     with pytest.raises(TypeError, match="unhashable"):
         hash(d)
+
+
+def test_models_and_spectra_compare_and_hash_by_value():
+    """A model (and a Spectrum) equals its pickled and deep-copied self and
+    hashes alike; a different prior, mean or covariance makes it different."""
+    import copy
+    import pickle
+    spec = Spectrum([0.5, 2.0], [0.5, 0.5])
+    models = [LABEL, GROUP, asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0], covariance=spec),
+              asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0], covariance=np.diag([1.0, 2.0])),
+              asy.ClusterGMM([0.2, 0.8], [1, -1], [[1.0, 0.0], [0.0, 1.0]])]
+    for m in models:
+        for clone in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+            assert clone == m and not (clone != m) and hash(clone) == hash(m) and {m: 1}[clone] == 1
+    assert len(set(models)) == len(models)
+    assert asy.LabelGMM(0.2, [4.0, 0.0], [0.0, 2.0]) != LABEL
+    assert asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.5]) != LABEL
+    assert models[2] != models[3] != LABEL
+    assert spec == pickle.loads(pickle.dumps(spec)) and hash(spec) == hash(copy.deepcopy(spec))
+    assert spec != Spectrum([0.5, 2.0], [0.5, 0.6]) and spec != "spectrum"

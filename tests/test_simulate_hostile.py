@@ -27,6 +27,7 @@ from asymptotics.simulate import (MAX_TRIALS, fit_max_margin, is_separable, max_
                                   sample_mismatch, empirical_errors, stratified_counts, train_vs, vs_preset,
                                   VSLoss)
 from asymptotics.simulate import montecarlo as mc
+from frozen import assert_frozen
 
 LABEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])
 GROUP = asy.GroupGMM(0.3, 0.1, [2.0, 0.0], [1.0, 1.5])
@@ -564,38 +565,6 @@ def test_complex_input_is_refused_not_cast(probe_data, name, call):
 
 # read-only results: every array read-only, every dict a read-only mapping, frozen, picklable
 
-def _assert_read_only(obj, path="result"):
-    import dataclasses
-    from collections.abc import Mapping
-    from types import MappingProxyType
-
-    from asymptotics.results import FrozenDict
-    if dataclasses.is_dataclass(obj):
-        for f in dataclasses.fields(obj):
-            with pytest.raises(dataclasses.FrozenInstanceError):
-                setattr(obj, f.name, None)
-            _assert_read_only(getattr(obj, f.name), f"{path}.{f.name}")
-    elif isinstance(obj, np.ndarray):
-        assert not obj.flags.writeable, path
-        if obj.size and obj.dtype != object:
-            with pytest.raises(ValueError, match="read-only"):
-                obj.flat[0] = obj.flat[0]
-        if obj.dtype == object:
-            for idx in np.ndindex(obj.shape):
-                _assert_read_only(obj[idx], f"{path}[{idx}]")
-    elif isinstance(obj, (dict, MappingProxyType, Mapping)):
-        assert isinstance(obj, FrozenDict), path          # the read-only mapping of every result
-        with pytest.raises(TypeError):
-            obj["__new__"] = 1
-        for key, value in obj.items():
-            _assert_read_only(value, f"{path}[{key!r}]")
-    elif isinstance(obj, (list, set)):
-        raise AssertionError(f"{path} is a mutable {type(obj).__name__}")
-    elif isinstance(obj, tuple):
-        for j, value in enumerate(obj):
-            _assert_read_only(value, f"{path}[{j}]")
-
-
 def _equal(a, b):
     import dataclasses
     if dataclasses.is_dataclass(a):
@@ -641,10 +610,10 @@ def test_results_are_read_only_and_pickle(probe_data, kind):
     import copy
     import pickle
     r = RESULTS[kind](probe_data)
-    _assert_read_only(r)
+    assert_frozen(r)
     for clone in (pickle.loads(pickle.dumps(r)), copy.deepcopy(r)):
         assert _equal(clone, r)
-        _assert_read_only(clone)
+        assert_frozen(clone)
 
 
 def test_read_only_results_do_not_freeze_the_callers_arrays():
