@@ -362,8 +362,10 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     iters = np.zeros(P, dtype=np.int64)
     res = np.full(P, np.nan)
     status = np.full(P, _eng.OK, dtype=np.int64)
-    b0 = _kink_offset(model, losses) if intercept else None
-    big = exists & (l_flat >= LAM_KINK) if b0 is not None else np.zeros(P, dtype=bool)
+    big = exists & (l_flat >= LAM_KINK)
+    b0 = _kink_offset(model, losses) if intercept and big.any() else None
+    if b0 is None:
+        big[:] = False
     shifted = _shifted(losses, lab, b0) if big.any() else None
     for idx, engine_losses in ((np.flatnonzero(exists & ~big), arrays), (np.flatnonzero(big), shifted)):
         if not idx.size:
