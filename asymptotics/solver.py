@@ -201,7 +201,7 @@ def solve_point(model: ClusterGMM, gamma: float, marg: np.ndarray, intercept: bo
     errors, log_errors, residual, iterations)`` as NumPy scalars and
     read-only arrays, or None when the point is not a plain converged one
     (the general path then decides and reports)."""
-    if not 1.0 / MARGIN_SCALE <= np.max(marg) <= MARGIN_SCALE:
+    if not 1.0 / MARGIN_SCALE <= marg.max() <= MARGIN_SCALE:
         return None                        # the general path rescales them
     A, pri, lab = model._kernel_args
     u, x, it, res, st, proj, errs, logs = _engine.solve_single(A, pri, lab, marg, gamma, intercept,
