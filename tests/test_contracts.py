@@ -315,6 +315,7 @@ EVERY_RESULT = {
     "Sensitivity-erm": lambda: asy.sensitivity(asy.erm(LABEL, 2.0, "CE", 0.1)),
     "DeltaResult": lambda: asy.delta_star(LABEL, [2.0, 3.0]),
     "EqualOpportunityResult": lambda: asy.delta_equal_opportunity(GROUP, 2.0),
+    "Performance": lambda: asy.performance(asy.cs_svm(LABEL, [2.0, 3.0], 2.0), test_prior=0.3),
     **{kind: (lambda kind=kind: _simulated(kind)) for kind in
        ("Sample", "MaxMarginFit", "ERMFit", "TrainResult", "MonteCarloResult", "DeltaSuggestion")},
 }

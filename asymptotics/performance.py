@@ -1,0 +1,246 @@
+r"""What a trained classifier does when deployed: its threshold-free and
+thresholded metrics, in closed form from the solved order parameters.
+
+Within cluster k the test score :math:`s = w\cdot x + b` of the limit
+classifier is Gaussian with mean :math:`\mu_k\cdot w + b` and spread
+:math:`\tau = \sqrt{w^T\Sigma w}` (``result.tau``; :math:`\|w\|` for
+isotropic features).  In units of :math:`\tau` the score of cluster k is
+:math:`m_k + G`, :math:`m_k = (\mu_k\cdot w + b)/\tau` (``projections + beta``
+of every max-margin and ERM result).  The positive class is y = +1 (the
+minority of a label model); the classifier predicts +1 where s > t, t = 0
+as trained.  With class-conditional cluster weights :math:`w_k`
+(:math:`\pi_k` over its class's mass) and the deployment prior p of class +1
+(``test_prior``, default the training mass: a label shift re-weights the
+classes, not the clusters within a class):
+
+.. math::
+
+    \mathrm{TPR}(t) = \sum_{y_k = +1} w_k Q(t/\tau - m_k), \quad
+    \mathrm{FPR}(t) = \sum_{y_k = -1} w_k Q(t/\tau - m_k), \quad
+    \mathrm{AUC} = \sum_{y_i = +1}\sum_{y_j = -1} w_i w_j\,
+                   \Phi\Big(\frac{m_i - m_j}{\sqrt2}\Big),
+
+precision :math:`= p\,\mathrm{TPR}/(p\,\mathrm{TPR} + (1-p)\mathrm{FPR})`,
+and the area under the precision-recall curve
+:math:`\int \mathrm{precision}(t)\, d\,\mathrm{TPR}(t)
+= \sum_{y_k=+1} w_k E[\mathrm{precision}(\tau(m_k + G))]` by 160-point
+Gauss-Hermite (precision is smooth in t; it is evaluated from the
+logarithms of TPR and FPR, so it stays exact in the tails where both
+underflow).  The AUC does not depend on b (it cancels in
+:math:`m_i - m_j`); the ROC passes through the trained operating point
+(TPR, FPR) = (1 - R_+, R_-).
+
+A w = 0 minimiser (status 3 of a hinge ``erm``) is the constant classifier
+sign(b): TPR = FPR = 1 if b > 0 else 0, AUC 1/2 (ties split), AUPRC p.
+Points without a classifier (status 1 or 4: NaN results) give NaN metrics,
+as the result's own ``separable``/``exists`` say.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import _short
+from .results import ReadOnlyResult, frozen
+
+__all__ = ["Performance", "performance"]
+
+# Gauss-Hermite (probabilists') nodes for E[g(m + G)]: precision(t) is analytic in a strip of
+# half-width ~1 around the real axis, so 160 nodes reach rounding (checked against mpmath quadrature)
+_GH_NODES = 160
+
+
+@dataclass(frozen=True, eq=False)
+class Performance(ReadOnlyResult):
+    r"""Deployment metrics of a limit classifier (see the module docstring).
+
+    Fields of shape ``S`` (the result's shape; NumPy scalars for a scalar
+    result) unless noted.
+
+    Attributes
+    ----------
+    test_prior : float
+        P(y = +1) at deployment the metrics use.
+    score_mean : ndarray (S + (K,))
+        Mean test score :math:`\mu_k\cdot w + b` of each cluster.
+    score_spread : ndarray (S)
+        Within-cluster spread :math:`\tau` of the test score.
+    tpr, fpr : true- and false-positive rates at the trained threshold.
+    accuracy, balanced_accuracy, precision, recall, f1, mcc, npv :
+        at the trained threshold and the deployment prior (precision is NaN
+        where nothing is predicted positive, and so are f1 and mcc).
+    auc : area under the ROC curve (closed form).
+    auprc : area under the precision-recall curve.
+    """
+
+    test_prior: float
+    labels: np.ndarray
+    weights: np.ndarray
+    score_mean: np.ndarray
+    score_spread: np.ndarray
+    tpr: np.ndarray
+    fpr: np.ndarray
+    accuracy: np.ndarray
+    balanced_accuracy: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    mcc: np.ndarray
+    npv: np.ndarray
+    auc: np.ndarray
+    auprc: np.ndarray
+
+    def roc(self, thresholds=None):
+        """(fpr, tpr, thresholds) along a trailing axis: the ROC curve at the
+        given thresholds in score units (default: 201 per point spanning
+        every cluster's mean +- 8 spreads, decreasing, so FPR and TPR rise)."""
+        t = self._thresholds(thresholds)
+        lt, lf = self._log_rates(t)
+        return np.exp(lf), np.exp(lt), t
+
+    def pr(self, thresholds=None):
+        """(recall, precision, thresholds) along a trailing axis (thresholds as
+        in :meth:`roc`); precision at the deployment prior."""
+        t = self._thresholds(thresholds)
+        lt, lf = self._log_rates(t)
+        return np.exp(lt), _precision(lt, lf, self.test_prior), t
+
+    def _thresholds(self, thresholds):
+        mean = np.asarray(self.score_mean, float)
+        tau = np.asarray(self.score_spread, float)
+        if thresholds is None:
+            lo = np.min(mean, axis=-1) - 8.0 * tau
+            hi = np.max(mean, axis=-1) + 8.0 * tau
+            u = np.linspace(1.0, 0.0, 201)
+            return lo[..., None] + (hi - lo)[..., None] * u
+        from ._validation import finite_array
+        t = finite_array(thresholds, "thresholds", ndim=1)
+        if t.size == 0:
+            raise ValueError("thresholds must not be empty")
+        return np.broadcast_to(t, tau.shape + t.shape)
+
+    def _log_rates(self, t):
+        mean = np.asarray(self.score_mean, float)[..., None, :]
+        tau = np.asarray(self.score_spread, float)[..., None, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(tau > 0, (np.asarray(t)[..., None] - mean) / tau,
+                         np.where(np.asarray(t)[..., None] < mean, -np.inf, np.inf))
+        return _log_class_rates(z, self.labels, self.weights)
+
+
+def _log_class_rates(z, labels, weights):
+    """log TPR, log FPR from z = (t - mean_k)/tau on a trailing cluster axis:
+    log sum_k w_k Q(z_k) over each class."""
+    from .gaussian import logQ
+    lq = logQ(z) + np.log(weights)
+    out = []
+    for sign in (1.0, -1.0):
+        sel = lq[..., labels == sign]
+        top = np.max(sel, axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            top_f = np.where(np.isfinite(top), top, 0.0)
+            out.append(np.log(np.sum(np.exp(sel - top_f), axis=-1)) + top_f[..., 0])
+    return out[0], out[1]
+
+
+def _precision(log_tpr, log_fpr, p):
+    """p TPR / (p TPR + (1 - p) FPR) from the logarithms (NaN where both are 0)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = np.exp(np.log1p(-p) - np.log(p) + log_fpr - log_tpr)
+        out = 1.0 / (1.0 + r)
+    return np.where(np.isneginf(log_tpr) & np.isneginf(log_fpr), np.nan, out)
+
+
+def performance(result, test_prior=None) -> Performance:
+    r"""Deployment metrics of a max-margin or regularised-ERM result
+    (module docstring: score laws, ROC/AUC, PR/AUPRC, thresholded metrics).
+
+    Parameters
+    ----------
+    result : MaxMarginResult, CSSVMResult, GSSVMResult or ERMResult
+        Any model with both labels (isotropic or a covariance).
+    test_prior : float, optional
+        P(y = +1) at deployment, in (0, 1); default the training mass of
+        class +1.  Clusters within a class keep their relative weights.
+
+    Returns
+    -------
+    Performance
+
+    Examples
+    --------
+    >>> import asymptotics as asy
+    >>> s = asy.cs_svm(asy.LabelGMM(0.1, [4, 0], [0, 2]), gamma=2.0, delta=3.0)
+    >>> p = asy.performance(s)
+    >>> round(float(p.auc), 6), round(float(p.tpr), 6) == round(1 - float(s.R_plus), 6)
+    (0.976252, True)
+    """
+    from .erm import ERMResult
+    from .solver import MaxMarginResult
+    from .label import CSSVMResult
+    from .group import GSSVMResult
+    if not isinstance(result, (MaxMarginResult, CSSVMResult, GSSVMResult, ERMResult)):
+        raise ValueError(f"result must be a max-margin or erm result, got {type(result).__name__}")
+    model = result.model
+    labels = np.asarray(model.labels, float)
+    priors = np.asarray(model.priors, float)
+    if not (np.any(labels > 0) and np.any(labels < 0)):
+        raise ValueError("result: the model needs clusters of both labels for deployment metrics")
+    mass = float(priors[labels > 0].sum())
+    if test_prior is None:
+        p = mass
+    else:
+        if isinstance(test_prior, (str, bytes, bool, np.bool_)) or np.ndim(test_prior) != 0:
+            raise ValueError(f"test_prior must be a number in (0, 1), got {_short(test_prior)}")
+        try:
+            p = float(test_prior)
+        except (TypeError, ValueError):
+            raise ValueError(f"test_prior must be a number in (0, 1), got {_short(test_prior)}") from None
+        if not 0.0 < p < 1.0:
+            raise ValueError(f"test_prior must lie in (0, 1), got {_short(test_prior)}")
+    weights = np.where(labels > 0, priors / mass, priors / (1.0 - mass))
+
+    shape = np.shape(result.q)
+    tau = np.asarray(result.tau, float)
+    b = np.asarray(result.b, float)
+    proj = np.asarray(result.projections, float)
+    trivial = tau == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = proj + (b / np.where(trivial, 1.0, tau))[..., None]          # score / tau
+    mean = np.where(trivial[..., None], b[..., None], tau[..., None] * m)
+
+    # at the trained threshold: z_k = -m_k (w = 0: every score is b)
+    z = np.where(trivial[..., None], np.where(b[..., None] > 0, -np.inf, np.inf), -m)
+    lt, lf = _log_class_rates(z, labels, weights)
+    tpr, fpr = np.exp(lt), np.exp(lf)
+    prec = _precision(lt, lf, p)
+    TP, FN, FP, TN = p * tpr, p * (1.0 - tpr), (1.0 - p) * fpr, (1.0 - p) * (1.0 - fpr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = 2.0 * prec * tpr / (prec + tpr)
+        mcc = (TP * TN - FP * FN) / np.sqrt((TP + FP) * (TP + FN) * (TN + FP) * (TN + FN))
+        npv = TN / (TN + FN)
+
+    # AUC: pairs of a positive cluster i and a negative cluster j
+    from scipy.special import ndtr
+    pos, neg = labels > 0, labels < 0
+    diff = m[..., pos][..., :, None] - m[..., neg][..., None, :]
+    pair = weights[pos][:, None] * weights[neg][None, :]
+    auc = np.sum(pair * ndtr(diff / np.sqrt(2.0)), axis=(-2, -1))
+    auc = np.where(trivial, 0.5, auc)
+
+    # AUPRC = sum_{positive k} w_k E[precision(tau (m_k + G))] by Gauss-Hermite
+    x, wgh = np.polynomial.hermite_e.hermegauss(_GH_NODES)
+    wgh = wgh / np.sqrt(2.0 * np.pi)
+    zz = m[..., pos][..., :, None, None] + x[:, None] - m[..., None, None, :]     # (..., P, N, K)
+    lt_n, lf_n = _log_class_rates(zz, labels, weights)
+    auprc = np.sum(weights[pos][:, None] * wgh[None, :] * _precision(lt_n, lf_n, p), axis=(-2, -1))
+    auprc = np.where(trivial, p, auprc)
+
+    def sh(a, tail=()):
+        return frozen(a, shape, tail)
+
+    return Performance(
+        test_prior=p, labels=labels, weights=weights, score_mean=sh(mean, (labels.size,)), score_spread=sh(tau),
+        tpr=sh(tpr), fpr=sh(fpr), accuracy=sh(TP + TN), balanced_accuracy=sh(0.5 * (tpr + 1.0 - fpr)),
+        precision=sh(prec), recall=sh(tpr), f1=sh(f1), mcc=sh(mcc), npv=sh(npv), auc=sh(auc), auprc=sh(auprc))

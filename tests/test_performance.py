@@ -1,0 +1,172 @@
+"""Deployment metrics (asymptotics.performance): identities of the closed
+forms, direct numerical integration, exact fits on samples, bad input."""
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.special import ndtr
+
+import asymptotics as asy
+from asymptotics.covariance import Spectrum
+from asymptotics.simulate import fit_max_margin, sample
+
+LABEL = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0])
+GROUP = asy.GroupGMM(0.3, 0.05, [2.0, 0.0], [1.0, 1.5])
+SPECTRUM = asy.LabelGMM(0.1, [4.0, 0.0], [0.0, 2.0], covariance=Spectrum([0.5, 2.0], [0.5, 0.5]))
+
+RESULTS = {
+    "cs_svm": lambda: asy.cs_svm(LABEL, [1.0, 2.0], [1.0, 3.0]),
+    "gs_svm": lambda: asy.gs_svm(GROUP, 2.0, [1.0, 5.0]),
+    "erm-CE": lambda: asy.erm(LABEL, [0.05, 2.0], "CE", 1e-2),
+    "erm-hinge-group": lambda: asy.erm(GROUP, 2.0, ("hinge", 3.0), 0.1),
+    "spectrum": lambda: asy.cs_svm(SPECTRUM, 2.0, 3.0),
+    "erm-spectrum": lambda: asy.erm(SPECTRUM, 1.0, "CE", 0.1),
+}
+
+
+def _class_rates(p, t):
+    """TPR, FPR at threshold t (score units) straight from the score laws."""
+    mean, tau = np.asarray(p.score_mean, float), float(p.score_spread)
+    q = 1.0 - ndtr((t - mean) / tau)
+    return (np.sum(p.weights * q * (p.labels > 0)), np.sum(p.weights * q * (p.labels < 0)))
+
+
+@pytest.mark.parametrize("name", list(RESULTS))
+def test_the_trained_operating_point_is_the_result_s_errors(name):
+    """TPR = P(correct | +1), FPR = P(wrong | -1) from the result's own
+    per-cluster errors; accuracy = 1 - R and balanced accuracy = 1 - R_bal at
+    the training prior; the ROC passes through the operating point."""
+    r = RESULTS[name]()
+    p = asy.performance(r)
+    e = np.asarray(r.errors)
+    pos = r.model.labels > 0
+    w = p.weights
+    np.testing.assert_allclose(p.tpr, np.sum(w * (1 - e) * pos, axis=-1), rtol=1e-13)
+    np.testing.assert_allclose(p.fpr, np.sum(w * e * ~pos, axis=-1), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(p.accuracy, 1 - np.sum(r.model.priors * e, axis=-1), rtol=1e-13)
+    np.testing.assert_allclose(p.balanced_accuracy, 1 - 0.5 * (np.sum(w * e * pos, axis=-1)
+                                                              + np.sum(w * e * ~pos, axis=-1)), rtol=1e-13)
+    fpr, tpr, _ = p.roc(thresholds=[0.0])
+    np.testing.assert_allclose(fpr[..., 0], p.fpr, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(tpr[..., 0], p.tpr, rtol=1e-12)
+
+
+def test_auc_does_not_depend_on_the_intercept():
+    """The CS-SVM at any delta is the SVM shifted (same w direction, another b):
+    the threshold-free metrics agree to rounding, the thresholded ones do not."""
+    p = asy.performance(asy.cs_svm(LABEL, 2.0, [1.0, 2.0, 3.47, 10.0]))
+    np.testing.assert_allclose(p.auc, p.auc[0], rtol=1e-13)
+    np.testing.assert_allclose(p.auprc, p.auprc[0], rtol=1e-12)
+    assert np.ptp(p.tpr) > 0.1
+
+
+@pytest.mark.parametrize("name", list(RESULTS))
+def test_the_training_prior_as_test_prior_changes_nothing(name):
+    r = RESULTS[name]()
+    a, b = asy.performance(r), asy.performance(r, test_prior=float(r.model.priors[r.model.labels > 0].sum()))
+    assert a == b
+
+
+@pytest.mark.parametrize("test_prior", [None, 0.5, 0.01])
+@pytest.mark.parametrize("name", ["cs_svm", "gs_svm", "erm-spectrum"])
+def test_auc_auprc_and_rates_against_direct_integration(name, test_prior):
+    """AUC = int TPR dFPR and AUPRC = int precision dTPR by adaptive quadrature
+    over the threshold, from the score laws; precision, F1, MCC, NPV from the
+    rates by their definitions (1e-9)."""
+    r = RESULTS[name]()
+    perf = asy.performance(r, test_prior=test_prior)
+    flat = np.atleast_1d(perf.auc).size
+    for i in range(flat):
+        pick = (lambda a: np.asarray(a).reshape(flat, *np.shape(a)[np.ndim(perf.auc):])[i])
+        mean, tau = pick(perf.score_mean), float(pick(perf.score_spread))
+        p = perf.test_prior
+        pos, neg = perf.labels > 0, perf.labels < 0
+        dens = lambda t, sel: np.sum(perf.weights[sel] * np.exp(-0.5 * ((t - mean[sel]) / tau) ** 2)) / (
+            tau * np.sqrt(2 * np.pi))
+        rate = lambda t, sel: np.sum(perf.weights[sel] * (1 - ndtr((t - mean[sel]) / tau)))
+        pts = sorted(mean)
+        lo, hi = min(pts) - 12 * tau, max(pts) + 12 * tau
+        auc = integrate.quad(lambda t: rate(t, pos) * dens(t, neg), lo, hi, points=pts, epsabs=1e-14,
+                             epsrel=1e-12, limit=400)[0]
+
+        def prec_dens(t):      # beyond ~38 spreads both rates underflow, and so does the density
+            num, den = p * rate(t, pos), p * rate(t, pos) + (1 - p) * rate(t, neg)
+            return num / den * dens(t, pos) if den > 0 else 0.0
+
+        auprc = integrate.quad(prec_dens, lo, hi, points=pts, epsabs=1e-14, epsrel=1e-12, limit=400)[0]
+        assert float(pick(perf.auc)) == pytest.approx(auc, rel=1e-9)
+        assert float(pick(perf.auprc)) == pytest.approx(auprc, rel=1e-9)
+        tpr, fpr = rate(0.0, pos), rate(0.0, neg)
+        prec = p * tpr / (p * tpr + (1 - p) * fpr)
+        TP, FN, FP, TN = p * tpr, p * (1 - tpr), (1 - p) * fpr, (1 - p) * (1 - fpr)
+        assert float(pick(perf.precision)) == pytest.approx(prec, rel=1e-9)
+        assert float(pick(perf.f1)) == pytest.approx(2 * prec * tpr / (prec + tpr), rel=1e-9)
+        assert float(pick(perf.mcc)) == pytest.approx(
+            (TP * TN - FP * FN) / np.sqrt((TP + FP) * (TP + FN) * (TN + FP) * (TN + FN)), rel=1e-9)
+        assert float(pick(perf.npv)) == pytest.approx(TN / (TN + FN), rel=1e-9)
+
+
+def test_identical_classes_and_the_constant_classifier():
+    """Classes with the same law: AUC 1/2 and AUPRC = the prevalence; the
+    hinge's w = 0 minimiser (a constant classifier) likewise, and its rates
+    are 0 or 1 by the sign of b."""
+    same = asy.LabelGMM(0.2, [1.0, 0.0], [1.0, 0.0])
+    p = asy.performance(asy.erm(same, 0.5, "CE", 1.0), test_prior=0.3)
+    assert float(p.auc) == pytest.approx(0.5, abs=1e-14) and float(p.auprc) == pytest.approx(0.3, rel=1e-12)
+    m = asy.LabelGMM(0.2069, [0.384, 0.0], [-0.8426, 0.3482])
+    r = asy.erm(m, 0.07, asy.HingeLoss(omega=[0.946, 2.282], Delta=[0.4746, 0.4262]), 0.3)
+    assert int(r.status) == 3
+    t = asy.performance(r)
+    assert float(t.auc) == 0.5 and float(t.tpr) == 0.0 and float(t.fpr) == 0.0 and np.isnan(t.precision)
+
+
+def test_nan_points_stay_nan():
+    r = asy.cs_svm(LABEL, [1e-3, 2.0], 2.0, on_nonseparable="nan")
+    p = asy.performance(r)
+    assert np.isnan(p.auc[0]) and np.isnan(p.tpr[0]) and np.isfinite(p.auc[1])
+
+
+def test_auc_of_exact_fits_on_samples():
+    """Exact CS-SVM fits (n = 800, d = 1600, 12 seeded runs), each scored
+    exactly from the known means (within cluster k the score of a fresh point
+    is N(mu_k . w + b, |w|^2)): mean AUC, AUPRC and F1 within 4 SE + 2/n of
+    the theory."""
+    n, d, delta = 800, 1600, 3.0
+    theory = asy.performance(asy.cs_svm(LABEL, d / n, delta))
+    got = {"auc": [], "auprc": [], "f1": []}
+    for seed in range(12):
+        s = sample(LABEL, n, d, np.random.default_rng(seed))
+        fit = fit_max_margin(s.X, s.y, np.where(s.y > 0, delta, 1.0))
+        means = np.stack([np.r_[mu, np.zeros(d - mu.size)] for mu in LABEL.means])
+        mean = means @ fit.w + fit.b
+        tau = np.linalg.norm(fit.w)
+        proj = (means @ fit.w) / tau
+        res = asy.cs_svm(LABEL, d / n, delta)
+        fake = type(res).__new__(type(res))           # the trial's own score laws in a result's shape
+        fake.__dict__.update(res.__dict__, q=np.float64(tau), tau=np.float64(tau), b=np.float64(fit.b),
+                             projections=proj)
+        p = asy.performance(fake)
+        np.testing.assert_allclose(p.score_mean, mean, rtol=1e-12)
+        for k in got:
+            got[k].append(float(getattr(p, k)))
+    for k, vals in got.items():
+        vals = np.array(vals)
+        se = vals.std(ddof=1) / np.sqrt(vals.size)
+        assert abs(vals.mean() - float(getattr(theory, k))) <= 4 * se + 2 / n, (k, vals.mean(), se)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(test_prior=0.0), "test_prior"), (dict(test_prior=1.0), "test_prior"), (dict(test_prior=np.nan), "test_prior"),
+    (dict(test_prior="0.3"), "test_prior"), (dict(test_prior=[0.3]), "test_prior"), (dict(test_prior=True), "test_prior"),
+])
+def test_bad_input_is_one_line_naming_the_argument(bad, match):
+    r = asy.cs_svm(LABEL, 2.0, 2.0)
+    with pytest.raises(ValueError, match=match) as info:
+        asy.performance(r, **bad)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="result"):
+        asy.performance(asy.delta_star(LABEL, 2.0))
+    one = asy.ClusterGMM([0.5, 0.5], [1, 1], [[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="result"):
+        asy.performance(asy.max_margin(one, 2.0, [1.0, 1.0], intercept=False))
+    with pytest.raises(ValueError, match="thresholds"):
+        asy.performance(r).roc(thresholds=[np.inf])
