@@ -44,7 +44,7 @@ import numpy as np
 from ._validation import _short
 from .results import ReadOnlyResult, frozen
 
-__all__ = ["Performance", "performance"]
+__all__ = ["Performance", "performance", "ThresholdResult", "best_threshold", "THRESHOLD_OBJECTIVES"]
 
 # Gauss-Hermite (probabilists') nodes for E[g(m + G)]: precision(t) is analytic in a strip of
 # half-width ~1 around the real axis, so 160 nodes reach rounding (checked against mpmath quadrature)
@@ -62,19 +62,22 @@ class Performance(ReadOnlyResult):
     ----------
     test_prior : float
         P(y = +1) at deployment the metrics use.
+    threshold : ndarray (S)
+        The decision threshold of the thresholded metrics (score units).
     score_mean : ndarray (S + (K,))
         Mean test score :math:`\mu_k\cdot w + b` of each cluster.
     score_spread : ndarray (S)
         Within-cluster spread :math:`\tau` of the test score.
-    tpr, fpr : true- and false-positive rates at the trained threshold.
+    tpr, fpr : true- and false-positive rates at ``threshold``.
     accuracy, balanced_accuracy, precision, recall, f1, mcc, npv :
-        at the trained threshold and the deployment prior (precision is NaN
+        at ``threshold`` and the deployment prior (precision is NaN
         where nothing is predicted positive, and so are f1 and mcc).
     auc : area under the ROC curve (closed form).
     auprc : area under the precision-recall curve.
     """
 
     test_prior: float
+    threshold: np.ndarray
     labels: np.ndarray
     weights: np.ndarray
     score_mean: np.ndarray
@@ -152,7 +155,7 @@ def _precision(log_tpr, log_fpr, p):
     return np.where(np.isneginf(log_tpr) & np.isneginf(log_fpr), np.nan, out)
 
 
-def performance(result, test_prior=None) -> Performance:
+def performance(result, test_prior=None, threshold=0.0) -> Performance:
     r"""Deployment metrics of a max-margin or regularised-ERM result
     (module docstring: score laws, ROC/AUC, PR/AUPRC, thresholded metrics).
 
@@ -163,6 +166,12 @@ def performance(result, test_prior=None) -> Performance:
     test_prior : float, optional
         P(y = +1) at deployment, in (0, 1); default the training mass of
         class +1.  Clusters within a class keep their relative weights.
+    threshold : float or array_like
+        Decision threshold t in score units (predict +1 where
+        w.x + b > t; 0 is the trained classifier, t is the same as the
+        intercept b - t), broadcast with the result; the thresholded
+        metrics are taken there, the threshold-free ones (AUC, AUPRC) do
+        not depend on it.
 
     Returns
     -------
@@ -182,6 +191,8 @@ def performance(result, test_prior=None) -> Performance:
     from .group import GSSVMResult
     if not isinstance(result, (MaxMarginResult, CSSVMResult, GSSVMResult, ERMResult)):
         raise ValueError(f"result must be a max-margin or erm result, got {type(result).__name__}")
+    from ._validation import finite_array
+    threshold = finite_array(threshold, "threshold")
     model = result.model
     labels = np.asarray(model.labels, float)
     priors = np.asarray(model.priors, float)
@@ -201,17 +212,25 @@ def performance(result, test_prior=None) -> Performance:
             raise ValueError(f"test_prior must lie in (0, 1), got {_short(test_prior)}")
     weights = np.where(labels > 0, priors / mass, priors / (1.0 - mass))
 
-    shape = np.shape(result.q)
-    tau = np.asarray(result.tau, float)
-    b = np.asarray(result.b, float)
-    proj = np.asarray(result.projections, float)
+    try:
+        shape = np.broadcast_shapes(np.shape(result.q), threshold.shape)
+    except ValueError:
+        raise ValueError(f"threshold must broadcast with the result's shape {np.shape(result.q)}, got shape "
+                         f"{threshold.shape}") from None
+    K = labels.size
+    tau = np.broadcast_to(np.asarray(result.tau, float), shape)
+    b = np.broadcast_to(np.asarray(result.b, float), shape)
+    proj = np.broadcast_to(np.asarray(result.projections, float), shape + (K,))
+    thr = np.broadcast_to(threshold, shape)
     trivial = tau == 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         m = proj + (b / np.where(trivial, 1.0, tau))[..., None]          # score / tau
     mean = np.where(trivial[..., None], b[..., None], tau[..., None] * m)
 
-    # at the trained threshold: z_k = -m_k (w = 0: every score is b)
-    z = np.where(trivial[..., None], np.where(b[..., None] > 0, -np.inf, np.inf), -m)
+    # at the threshold t: z_k = t/tau - m_k (w = 0: every score is b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(trivial[..., None], np.where(b[..., None] > thr[..., None], -np.inf, np.inf),
+                     (thr / np.where(trivial, 1.0, tau))[..., None] - m)
     lt, lf = _log_class_rates(z, labels, weights)
     tpr, fpr = np.exp(lt), np.exp(lf)
     prec = _precision(lt, lf, p)
@@ -241,6 +260,128 @@ def performance(result, test_prior=None) -> Performance:
         return frozen(a, shape, tail)
 
     return Performance(
-        test_prior=p, labels=labels, weights=weights, score_mean=sh(mean, (labels.size,)), score_spread=sh(tau),
+        test_prior=p, threshold=sh(thr), labels=labels, weights=weights, score_mean=sh(mean, (labels.size,)), score_spread=sh(tau),
         tpr=sh(tpr), fpr=sh(fpr), accuracy=sh(TP + TN), balanced_accuracy=sh(0.5 * (tpr + 1.0 - fpr)),
         precision=sh(prec), recall=sh(tpr), f1=sh(f1), mcc=sh(mcc), npv=sh(npv), auc=sh(auc), auprc=sh(auprc))
+
+
+# Post-hoc threshold objectives (best_threshold)
+THRESHOLD_OBJECTIVES = ("R_bal", "R", "worst", "f1", "mcc")
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdResult(ReadOnlyResult):
+    r"""The post-hoc decision threshold that optimises a deployment metric.
+
+    Attributes
+    ----------
+    objective : str
+    threshold : ndarray (S)
+        The best threshold t in score units (the classifier w.x + b - t:
+        the intercept moved by -t).
+    value : ndarray (S)
+        The objective there: ``R_bal``, ``R`` (at the deployment prior),
+        ``worst`` (largest cluster error) as errors; ``f1`` and ``mcc`` as
+        the metric itself (maximised).
+    performance : Performance
+        Every metric at that threshold.
+    """
+
+    objective: str
+    threshold: np.ndarray
+    value: np.ndarray
+    performance: Performance
+
+
+def _objective_value(objective, u, m, labels, weights, p):
+    """Objective (to minimise) at normalised thresholds u (..., N) for the
+    normalised cluster means m (..., K)."""
+    from scipy.special import ndtr
+    z = u[..., :, None] - m[..., None, :]
+    e = np.where(labels > 0, ndtr(z), ndtr(-z))          # cluster errors at the threshold
+    pos = labels > 0
+    fnr = np.sum(weights * e * pos, axis=-1)
+    fpr = np.sum(weights * e * ~pos, axis=-1)
+    if objective == "R_bal":
+        return 0.5 * (fnr + fpr)
+    if objective == "R":
+        return p * fnr + (1.0 - p) * fpr
+    if objective == "worst":
+        return np.max(e, axis=-1)
+    tpr = 1.0 - fnr
+    TP, FN, FP, TN = p * tpr, p * fnr, (1.0 - p) * fpr, (1.0 - p) * (1.0 - fpr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if objective == "f1":
+            val = 2.0 * TP / (2.0 * TP + FP + FN)
+        else:
+            val = (TP * TN - FP * FN) / np.sqrt((TP + FP) * (TP + FN) * (TN + FP) * (TN + FN))
+    return -np.where(np.isfinite(val), val, -np.inf)
+
+
+def best_threshold(result, objective: str = "R_bal", test_prior=None) -> ThresholdResult:
+    r"""The post-hoc threshold (a shift of the trained intercept) that
+    optimises ``objective`` at the deployment prior: ``"R_bal"``, ``"R"``,
+    ``"worst"`` (the largest cluster error: the worst group of a group
+    model), or ``"f1"``, ``"mcc"`` (maximised).
+
+    In units of the score spread the objective is a smooth function of one
+    variable: a grid of 2,001 thresholds over every cluster's mean +- 9
+    spreads, then bounded Brent around the best grid point (tolerance
+    1e-12).  For the label model, moving the SVM's threshold is exactly the
+    CS-SVM (a shifted SVM), so ``best_threshold(cs_svm(m, g, 1), "R_bal")``
+    attains ``delta_star(m, g)`` (tested).
+
+    Parameters
+    ----------
+    result : any result :func:`performance` takes
+    objective : str
+    test_prior : float, optional
+        As for :func:`performance`.
+
+    Returns
+    -------
+    ThresholdResult
+
+    Examples
+    --------
+    >>> import asymptotics as asy
+    >>> m = asy.LabelGMM(0.1, [4, 0], [0, 2])
+    >>> t = asy.best_threshold(asy.cs_svm(m, 2.0, 1.0), "R_bal")
+    >>> round(float(t.value), 6), round(float(asy.delta_star(m, 2.0).R_bal), 6)
+    (0.080551, 0.080551)
+    """
+    from scipy.optimize import minimize_scalar
+    if not isinstance(objective, str) or objective not in THRESHOLD_OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(THRESHOLD_OBJECTIVES)}, got {_short(objective)}")
+    base = performance(result, test_prior)          # validates result and test_prior
+    p = base.test_prior
+    labels, weights = base.labels, base.weights
+    shape = np.shape(base.auc)
+    mean = np.asarray(base.score_mean, float).reshape(-1, labels.size)
+    tau = np.asarray(base.score_spread, float).reshape(-1)
+    best_t = np.full(tau.size, np.nan)
+    best_v = np.full(tau.size, np.nan)
+    for i in range(tau.size):
+        if not np.all(np.isfinite(mean[i])) or not np.isfinite(tau[i]):
+            continue                                          # no classifier at this point: NaN
+        if tau[i] == 0.0:
+            # the constant classifier sign(b - t): all +1 (t below b) or all -1 (t above b)
+            vals = _objective_value(objective, np.array([-np.inf, np.inf]), np.zeros(labels.size), labels,
+                                    weights, p)
+            j = int(np.argmin(vals))
+            best_t[i], best_v[i] = mean[i, 0] + (1.0 if j else -1.0), vals[j]
+            continue
+        m = mean[i] / tau[i]
+        grid = np.linspace(m.min() - 9.0, m.max() + 9.0, 2001)
+        vals = _objective_value(objective, grid, m, labels, weights, p)
+        j = int(np.argmin(vals))
+        lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
+        res = minimize_scalar(lambda u: float(_objective_value(objective, np.array([u]), m, labels, weights, p)[0]),
+                              bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+        u, v = (res.x, res.fun) if res.fun <= vals[j] else (grid[j], vals[j])
+        best_t[i], best_v[i] = u * tau[i], v
+    best_t = best_t.reshape(shape)
+    value = (-best_v if objective in ("f1", "mcc") else best_v).reshape(shape)
+    perf = performance(result, p, threshold=np.where(np.isfinite(best_t), best_t, 0.0))
+    return ThresholdResult(objective=objective, threshold=frozen(best_t, shape), value=frozen(value, shape),
+                           performance=perf)

@@ -1,5 +1,7 @@
 """Deployment metrics (asymptotics.performance): identities of the closed
 forms, direct numerical integration, exact fits on samples, bad input."""
+import warnings
+
 import numpy as np
 import pytest
 from scipy import integrate
@@ -170,3 +172,77 @@ def test_bad_input_is_one_line_naming_the_argument(bad, match):
         asy.performance(asy.max_margin(one, 2.0, [1.0, 1.0], intercept=False))
     with pytest.raises(ValueError, match="thresholds"):
         asy.performance(r).roc(thresholds=[np.inf])
+
+
+# ---------------------------------------------------------------- post-hoc thresholds
+@pytest.mark.parametrize("gamma", [0.05, 0.5, 2.0, 10.0])
+def test_best_threshold_of_the_svm_is_the_cs_svm_optimum(gamma):
+    """Moving the SVM's threshold is exactly the CS-SVM (w_delta = c w_1,
+    b_delta = c b_1 + (delta - 1)/2): the best threshold for R_bal is
+    delta_star's classifier, at t = -(delta* - 1)/(delta* + 1) in the SVM's
+    score units, and for R delta_min_error's (closed forms, 1e-10).  Where
+    delta* = inf (gamma = 0.05 here) the CS-SVM family ends at t = -1 and a
+    threshold beyond it is better."""
+    svm = asy.cs_svm(LABEL, gamma, 1.0)
+    t = asy.best_threshold(svm, "R_bal")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", asy.DeltaWarning)
+        d = asy.delta_star(LABEL, gamma)
+    if not d.attainable:
+        # delta -> inf is the threshold -1 of the SVM's scores; a threshold beyond it does better still
+        assert float(t.threshold) < -1.0 and float(t.value) < float(d.R_bal)
+        return
+    assert float(t.value) == pytest.approx(float(d.R_bal), rel=1e-10)
+    dd = float(d.delta)
+    assert float(t.threshold) == pytest.approx(-(dd - 1) / (dd + 1), rel=1e-7, abs=1e-9)
+    assert float(t.performance.balanced_accuracy) == pytest.approx(1 - float(d.R_bal), rel=1e-10)
+    r = asy.best_threshold(svm, "R")
+    assert float(r.value) == pytest.approx(float(asy.delta_min_error(LABEL, gamma).R), rel=1e-10)
+
+
+SCALAR = {
+    "gs_svm": lambda: asy.gs_svm(GROUP, 2.0, 5.0),
+    "erm-CE": lambda: asy.erm(LABEL, 2.0, "CE", 1e-2),
+    "erm-hinge-group": lambda: asy.erm(GROUP, 2.0, ("hinge", 3.0), 0.1),
+    "erm-spectrum": lambda: asy.erm(SPECTRUM, 1.0, "CE", 0.1),
+}
+
+
+@pytest.mark.parametrize("objective", ["R_bal", "R", "worst", "f1", "mcc"])
+@pytest.mark.parametrize("name,test_prior", [("gs_svm", None), ("erm-CE", 0.5), ("erm-hinge-group", 0.2),
+                                             ("erm-spectrum", None)])
+def test_best_threshold_beats_a_dense_grid(name, test_prior, objective):
+    """Never worse than 20,001 thresholds scored by performance(threshold=...)
+    (an independent path: the metrics, not the optimiser's objective), and
+    the trained threshold is never better."""
+    r = SCALAR[name]()
+    t = asy.best_threshold(r, objective, test_prior=test_prior)
+    mean, tau = np.asarray(t.performance.score_mean), float(t.performance.score_spread)
+    grid = np.linspace(mean.min() - 9 * tau, mean.max() + 9 * tau, 20001)
+    perf = asy.performance(r, test_prior, threshold=grid)
+    vals = {"R_bal": 1 - perf.balanced_accuracy, "R": 1 - perf.accuracy, "f1": -perf.f1, "mcc": -perf.mcc}
+    if objective == "worst":
+        z = (grid[:, None] - mean) / tau
+        vals["worst"] = np.where(perf.labels > 0, ndtr(z), ndtr(-z)).max(-1)
+    got = float(t.value) * (-1 if objective in ("f1", "mcc") else 1)
+    assert got <= np.nanmin(vals[objective]) + 1e-12
+    trained = asy.performance(r, test_prior)
+    at_zero = {"R_bal": 1 - trained.balanced_accuracy, "R": 1 - trained.accuracy, "f1": -trained.f1,
+               "mcc": -trained.mcc, "worst": float(np.max(r.errors))}[objective]
+    assert got <= float(at_zero) + 1e-12
+    assert float(t.threshold) == float(t.performance.threshold)
+
+
+def test_threshold_argument_and_bad_objectives():
+    r = asy.cs_svm(LABEL, 2.0, 1.0)
+    p = asy.performance(r, threshold=[-1.0, 0.0, 1.0])
+    assert p.tpr.shape == (3,) and np.all(np.diff(p.tpr) < 0) and np.all(np.diff(p.fpr) < 0)
+    assert float(p.tpr[1]) == pytest.approx(1 - float(r.R_plus), rel=1e-13)
+    np.testing.assert_array_equal(p.auc, np.full(3, float(asy.performance(r).auc)))
+    for bad in ("accuracy", None, np.array("R")):
+        with pytest.raises(ValueError, match="objective"):
+            asy.best_threshold(r, bad)
+    with pytest.raises(ValueError, match="threshold"):
+        asy.performance(r, threshold=np.nan)
+    with pytest.raises(ValueError, match="threshold"):
+        asy.performance(asy.cs_svm(LABEL, [1.0, 2.0], 1.0), threshold=[1.0, 2.0, 3.0])
