@@ -246,3 +246,27 @@ def test_threshold_argument_and_bad_objectives():
         asy.performance(r, threshold=np.nan)
     with pytest.raises(ValueError, match="threshold"):
         asy.performance(asy.cs_svm(LABEL, [1.0, 2.0], 1.0), threshold=[1.0, 2.0, 3.0])
+
+
+REF_CASES = [  # (result, test_prior, threshold in score units)
+    ("cs_svm-3", None, 0.0), ("cs_svm-3", 0.5, 0.3), ("gs_svm-5", None, 0.0), ("gs_svm-5", 0.02, -0.4),
+    ("erm-spectrum-1", 0.3, 0.0), ("erm-hinge-group-1", None, 0.1),
+]
+
+
+@pytest.mark.parametrize("name,test_prior,threshold", REF_CASES)
+def test_against_the_independent_mpmath_reference(name, test_prior, threshold):
+    """asymptotics.reference.performance, written without this module: rates
+    from mpmath tails, AUC and AUPRC by tanh-sinh quadrature over the
+    threshold (not the pairwise-Phi closed form), at 20 digits.  Every
+    metric agrees to 1e-12 relative."""
+    from asymptotics.reference.performance import reference_metrics
+    r = {"cs_svm-3": lambda: asy.cs_svm(LABEL, 2.0, 3.0), "gs_svm-5": lambda: asy.gs_svm(GROUP, 2.0, 5.0),
+         "erm-spectrum-1": lambda: asy.erm(SPECTRUM, 1.0, "CE", 0.1),
+         "erm-hinge-group-1": lambda: asy.erm(GROUP, 2.0, ("hinge", 3.0), 0.1)}[name]()
+    p = asy.performance(r, test_prior, threshold=threshold)
+    ref = reference_metrics(np.asarray(p.score_mean), float(p.score_spread), r.model.labels, r.model.priors,
+                            threshold=threshold, test_prior=test_prior, dps=20)
+    for key in ("tpr", "fpr", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "npv", "auc",
+                "auprc"):
+        assert float(getattr(p, key)) == pytest.approx(float(ref[key]), rel=1e-12), key
