@@ -285,7 +285,8 @@ _API_FLAGS = {"gamma": "--gamma", "delta": "--delta", "lam": "--lam", "prior": "
               "class_prior": "--class-prior", "group_prior": "--group-prior", "mean_plus": "--mean-plus",
               "mean_minus": "--mean-minus", "mean_1": "--mean-1", "mean_2": "--mean-2", "trials": "--trials",
               "seed": "--seed", "n_jobs": "--jobs", "method": "--method", "loss": "--loss", "n": "--n",
-              "objective": "--objective", "constraints": "--constraint", "margins": "--margins"}
+              "objective": "--objective", "constraints": "--constraint", "margins": "--margins",
+              "test_prior": "--test-prior"}
 
 
 def flag_message(message: str, args=None) -> str:
@@ -429,8 +430,9 @@ def cmd_predict(args):
     from .label import cs_svm
     model = build_model(args)
     key = _check_loss_flags(args)
+    test_prior = _test_prior(args)
     if key is not None:
-        return _predict_erm(args, model, key)
+        return _predict_erm(args, model, key, test_prior)
     g, d = _gammas(args), _deltas(args)
     _grid_size(g, d)
     G, D = (a.ravel() for a in np.meshgrid(g, d, indexing="ij"))
@@ -452,6 +454,33 @@ def cmd_predict(args):
                         "worst": s.worst[i]})
         row["residual"] = s.residual[i]
         rows.append(row)
+    return _with_metrics(args, s, rows, test_prior)
+
+
+def _test_prior(args):
+    """--test-prior as a number (checked by performance, which names it), only with --metrics."""
+    if args.test_prior is not None and not args.metrics:
+        raise UsageError("--test-prior goes with --metrics (the deployment class mix of the metrics)")
+    if args.test_prior is None:
+        return None
+    try:
+        return float(args.test_prior)
+    except ValueError:
+        raise UsageError(f"--test-prior must be a number in (0, 1), got {args.test_prior!r}") from None
+
+
+_PERFORMANCE_COLUMNS = ("auc", "auprc", "precision", "recall", "f1", "mcc")
+
+
+def _with_metrics(args, result, rows, test_prior, offset=0):
+    """The rows with the deployment metrics of ``result`` (flat, aligned with
+    rows[offset:]) appended, when --metrics asks for them."""
+    if not args.metrics:
+        return rows
+    from .performance import performance
+    perf = performance(result, test_prior)
+    for i, row in enumerate(rows[offset:]):
+        row.update({name: float(np.asarray(getattr(perf, name)).reshape(-1)[i]) for name in _PERFORMANCE_COLUMNS})
     return rows
 
 
@@ -463,7 +492,7 @@ def _metric_columns(model, res, i):
     return {"R_plus": res.R_plus[i], "R_minus": res.R_minus[i], "R_bal": res.R_bal[i], "R": res.R[i]}
 
 
-def _predict_erm(args, model, key):
+def _predict_erm(args, model, key, test_prior=None):
     from .erm import GAMMA_RANGE, LAM_RANGE, erm
     g, lam, deltas = _gammas(args), _lams(args), _deltas(args)
     _grid_size(g, lam, deltas)
@@ -480,6 +509,7 @@ def _predict_erm(args, model, key):
         r = erm(model, G, _loss_for(key, model, None if args.delta is None else float(d)), L,
                 intercept=not args.no_intercept, on_nonseparable="nan")
         pri = model.priors
+        start = len(rows)
         for i in range(G.size):
             row = {"gamma": G[i], "lam": L[i], "delta": d, "q": r.q[i], "b": r.b[i]}
             row.update(_metric_columns(model, r, i))
@@ -488,6 +518,7 @@ def _predict_erm(args, model, key):
             row["residual"] = r.residual[i]
             row["exists"] = bool(r.exists[i])      # False: lam = 0 has no minimiser there (NaN row)
             rows.append(row)
+        _with_metrics(args, r, rows, test_prior, offset=start)
     if not any(row["exists"] for row in rows):
         _all_without_minimiser(args, model, key, g)
     return rows
@@ -907,6 +938,11 @@ def build_parser():
                         "(default: none, the max-margin limit)")
     p.add_argument("--lam", metavar="VALUES", help="ridge lambda >= 0 for --loss (0: unregularised, NaN and "
                                                    "exists = False where no minimiser exists)")
+    p.add_argument("--metrics", action="store_true",
+                   help="add deployment metrics (asymptotics.performance): auc and auprc (threshold-free), "
+                        "precision, recall, f1 and mcc at the trained threshold (default: off)")
+    p.add_argument("--test-prior", metavar="P", help="P(y = +1) at deployment for --metrics, in (0, 1) "
+                                                     "(default: the training prior)")
     _intercept_option(p)
     _format_options(p)
     p.set_defaults(func=cmd_predict)

@@ -567,3 +567,26 @@ def test_optimize_reports_the_status(capsys):
     m = asy.LabelGMM(0.1, [4, 0], [0, 2])
     assert [r["status"] for r in rows] == [int(asy.optimize_margins(m, g, "R", margins="minority").status)
                                            for g in (2.0, 1e6)] == [0, 2]
+
+
+def test_predict_metrics_match_performance(capsys):
+    """predict --metrics adds the deployment metrics of asymptotics.performance
+    (max-margin and --loss rows, --test-prior passed through); --test-prior
+    alone or out of range is a usage error naming it."""
+    rows = json.loads(ok(capsys, "predict", "--prior", "0.1", "--mean-plus", "4,0", "--mean-minus", "0,2",
+                         "--gamma", "2", "--delta", "1,3", "--metrics", "--json"))
+    m = asy.LabelGMM(0.1, [4, 0], [0, 2])
+    p = asy.performance(asy.cs_svm(m, 2.0, [1.0, 3.0]))
+    for i, row in enumerate(rows):
+        for name in ("auc", "auprc", "precision", "recall", "f1", "mcc"):
+            assert row[name] == pytest.approx(float(getattr(p, name)[i]), rel=1e-12)
+    rows = json.loads(ok(capsys, "predict", "--prior", "0.1", "--norms", "2,1", "--angle", "90", "--gamma", "1",
+                         "--loss", "ce", "--lam", "1e-2", "--metrics", "--test-prior", "0.5", "--json"))
+    q = asy.performance(asy.erm(asy.LabelGMM(0.1, [2, 0], [0, 1]), 1.0, "CE", 1e-2), test_prior=0.5)
+    assert rows[0]["precision"] == pytest.approx(float(q.precision), rel=1e-12)
+    for argv, needle in ((["--test-prior", "0.5"], "--test-prior goes with --metrics"),
+                         (["--metrics", "--test-prior", "1.5"], "--test-prior"),
+                         (["--metrics", "--test-prior", "x"], "--test-prior")):
+        rc, out, err = run(capsys, "predict", "--prior", "0.1", "--norms", "2,1", "--angle", "90", "--gamma", "1",
+                           *argv)
+        assert rc == 2 and needle in err and err.count("\n") == 1, err
