@@ -58,7 +58,7 @@ from .solver import MaxMarginResult, ThresholdUnderflowWarning, max_margin, sepa
 from .erm import ERMPath, ERMResult, erm, erm_path
 from .optimize import MarginOptimum, ParetoFront, optimize_margins, pareto_front
 from .sensitivity import Sensitivity, sensitivity
-from .performance import Performance, ThresholdResult, best_threshold, performance
+from .performance import Calibration, Performance, ThresholdResult, best_threshold, calibration, performance
 from .tuning import (DeltaResult, DeltaWarning, EqualOpportunityResult, delta_equal_opportunity,
                      delta_min_error, delta_star)
 
@@ -72,7 +72,7 @@ __all__ = [
     "delta_star", "delta_min_error", "DeltaResult", "DeltaWarning",
     "delta_equal_opportunity", "EqualOpportunityResult",
     "erm", "ERMResult", "erm_path", "ERMPath",
-    "performance", "Performance", "best_threshold", "ThresholdResult",
+    "performance", "Performance", "best_threshold", "ThresholdResult", "calibration", "Calibration",
     "sensitivity", "Sensitivity", "optimize_margins", "MarginOptimum", "pareto_front", "ParetoFront",
     "VSLoss", "HingeLoss", "SquareLoss", "vs_preset",
     "NotSeparableError", "ConvergenceError", "NoMinimizerError", "InfeasibleError", "NotSupportedError",

@@ -44,7 +44,8 @@ import numpy as np
 from ._validation import _short
 from .results import ReadOnlyResult, frozen
 
-__all__ = ["Performance", "performance", "ThresholdResult", "best_threshold", "THRESHOLD_OBJECTIVES"]
+__all__ = ["Performance", "performance", "ThresholdResult", "best_threshold", "THRESHOLD_OBJECTIVES",
+           "Calibration", "calibration"]
 
 # Gauss-Hermite (probabilists') nodes for E[g(m + G)]: precision(t) is analytic in a strip of
 # half-width ~1 around the real axis, so 160 nodes reach rounding (checked against mpmath quadrature)
@@ -385,3 +386,142 @@ def best_threshold(result, objective: str = "R_bal", test_prior=None) -> Thresho
     perf = performance(result, p, threshold=np.where(np.isfinite(best_t), best_t, 0.0))
     return ThresholdResult(objective=objective, threshold=frozen(best_t, shape), value=frozen(value, shape),
                            performance=perf)
+
+
+# ---------------------------------------------------------------- probabilities (logistic losses)
+_GH2_NODES = 48          # per dimension, for the two-dimensional averages of the calibration error
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration(ReadOnlyResult):
+    r"""Quality of the predicted probabilities :math:`\hat p = \sigma(w\cdot x + b)`
+    of a classifier trained with a logistic (VS-family) loss.
+
+    Attributes
+    ----------
+    test_prior : float
+    brier : ndarray (S)
+        :math:`E[(\hat p - 1\{y = +1\})^2]`.
+    log_loss : ndarray (S)
+        :math:`E[\log(1 + e^{-y s})]`, the cross-entropy of :math:`\hat p`.
+    mean_probability : ndarray (S)
+        :math:`E[\hat p]`, against ``test_prior`` (the prevalence): above it
+        the classifier over-predicts the positive class.
+    confidence_gap : ndarray (S)
+        :math:`E[\max(\hat p, 1 - \hat p)]` minus the accuracy at threshold
+        0: > 0 over-confident, < 0 under-confident.
+    calibration_error, bayes_brier : ndarray (S)
+        Label models with isotropic features only (NaN otherwise, where the
+        Bayes posterior is not logistic-linear): the mean squared distance
+        :math:`E[(\hat p - \eta(x))^2]` to the Bayes posterior
+        :math:`\eta(x) = P(y = +1 \mid x)`, and the Brier score of
+        :math:`\eta` itself (the floor any classifier has).
+    """
+
+    test_prior: float
+    brier: np.ndarray
+    log_loss: np.ndarray
+    mean_probability: np.ndarray
+    confidence_gap: np.ndarray
+    calibration_error: np.ndarray
+    bayes_brier: np.ndarray
+
+
+def calibration(result, test_prior=None) -> Calibration:
+    r"""Brier score, log-loss, confidence and (label models, isotropic
+    features) the distance to the Bayes posterior of the probabilities
+    :math:`\hat p = \sigma(w\cdot x + b)` of an :func:`~asymptotics.erm`
+    result trained with a VS-family loss (CE, wCE, LA, LDAM, CDT, VS, ...).
+
+    Within cluster k the score is :math:`\tau(m_k + G)` (see
+    :func:`performance`), so every quantity is a Gaussian average: 160-point
+    Gauss-Hermite in one dimension.  The Bayes log-odds of an isotropic label
+    model, :math:`\ell(x) = (\mu_+ - \mu_-)\cdot x + (\|\mu_-\|^2 - \|\mu_+\|^2)/2
+    + \log(p/(1-p))`, is jointly Gaussian with the score in each class
+    (covariance :math:`(\mu_+ - \mu_-)\cdot w`), a two-dimensional average
+    (48 x 48 nodes).  For a logit-adjusted loss :math:`\hat p` is the
+    probability of the trained logit as it is, without the adjustment.
+
+    Parameters
+    ----------
+    result : ERMResult
+        Every cluster's loss a VSLoss (a hinge or square loss, or a
+        max-margin result, has no probabilities: ValueError naming
+        ``result``).
+    test_prior : float, optional
+        As for :func:`performance`.
+
+    Returns
+    -------
+    Calibration
+    """
+    from .erm import ERMResult
+    from .losses import VS
+    if not isinstance(result, ERMResult) or not np.all(result.loss.kind == VS):
+        raise ValueError("result: probabilities need an erm result trained with a VS-family (logistic) loss "
+                         f"(CE, LA, CDT, VS, ...), got {type(result).__name__}"
+                         + (f" with loss {result.loss.name!r}" if isinstance(result, ERMResult) else ""))
+    base = performance(result, test_prior)
+    p = base.test_prior
+    labels, weights = base.labels, base.weights
+    cw = np.where(labels > 0, p, 1.0 - p) * weights               # deployment cluster priors
+    shape = np.shape(base.auc)
+    K = labels.size
+    mean = np.asarray(base.score_mean, float).reshape(-1, K)
+    tau = np.asarray(base.score_spread, float).reshape(-1)
+    x, w1 = np.polynomial.hermite_e.hermegauss(_GH_NODES)
+    w1 = w1 / np.sqrt(2.0 * np.pi)
+    s = mean[:, :, None] + tau[:, None, None] * x                  # (P, K, N) scores
+    from scipy.special import expit, log_expit
+    ph = expit(s)
+    pos = (labels > 0)[None, :, None]
+    avg = lambda f: np.sum(cw[None, :] * np.sum(w1 * f, axis=-1), axis=-1)       # noqa: E731
+    brier = avg(np.where(pos, (1.0 - ph) ** 2, ph ** 2))
+    log_loss = avg(-log_expit(np.where(pos, s, -s)))
+    mean_prob = avg(ph)
+    # E[max(p, 1 - p)] = E[p] + E[(1 - 2 p) 1{s < 0}]: the second integrand is smooth on G < G0 = -m_k
+    # (the kink of the max sits at s = 0, where Gauss-Hermite would lose 1e-5); Gauss-Legendre panels
+    # graded geometrically towards G0 cover the layer of width 1/tau there for any tau
+    edges = np.concatenate([[-12.0, -1.0], -np.geomspace(0.1, 1e-7, 7), [0.0]])
+    xl, wl = np.polynomial.legendre.leggauss(20)
+    nodes = ((edges[:-1, None] + edges[1:, None]) / 2 + (edges[1:, None] - edges[:-1, None]) / 2 * xl).ravel()
+    wts = ((edges[1:, None] - edges[:-1, None]) / 2 * wl).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g0 = np.where(tau[:, None] > 0, -mean / tau[:, None], 0.0)                  # (P, K): where s = 0
+    gg = g0[:, :, None] + nodes                                                    # (P, K, M), all below G0
+    sl = mean[:, :, None] + tau[:, None, None] * gg
+    below = np.sum(wts * (1.0 - 2.0 * expit(sl)) * np.exp(-0.5 * gg * gg) / np.sqrt(2.0 * np.pi), axis=-1)
+    conf = mean_prob + np.sum(cw[None, :] * below, axis=-1)
+    gap = conf - np.asarray(base.accuracy, float).reshape(-1)
+    cal = np.full(tau.size, np.nan)
+    bayes = np.full(tau.size, np.nan)
+    model = result.model
+    if hasattr(model, "prior") and model._cov is None:
+        mu_p, mu_m = np.asarray(model.means[0], float), np.asarray(model.means[1], float)
+        dmu = mu_p - mu_m
+        c = float(np.linalg.norm(dmu))
+        const = 0.5 * (mu_m @ mu_m - mu_p @ mu_p) + np.log(p / (1.0 - p))
+        a = np.array([dmu @ mu_p, dmu @ mu_m]) + const                # Bayes log-odds mean per cluster
+        proj = np.asarray(result.projections, float).reshape(-1, K)
+        cov_sl = tau * (proj[:, 0] - proj[:, 1])                      # cov(s, l) = (mu+ - mu-) . w
+        x2, w2 = np.polynomial.hermite_e.hermegauss(_GH2_NODES)
+        w2 = w2 / np.sqrt(2.0 * np.pi)
+        for i in range(tau.size):
+            if not (np.isfinite(tau[i]) and tau[i] > 0 and c > 0):
+                continue
+            rho = np.clip(cov_sl[i] / (tau[i] * c), -1.0, 1.0)
+            g1, g2 = x2[:, None], x2[None, :]
+            ww = w2[:, None] * w2[None, :]
+            for k in range(K):
+                sk = mean[i, k] + tau[i] * g1
+                lk = a[k] + c * (rho * g1 + np.sqrt(1.0 - rho * rho) * g2)
+                cal_k = np.sum(ww * (expit(sk) - expit(lk)) ** 2)
+                eta = expit(lk)
+                bay_k = np.sum(ww * ((1.0 - eta) ** 2 if labels[k] > 0 else eta ** 2))
+                cal[i] = (0.0 if k == 0 else cal[i]) + cw[k] * cal_k
+                bayes[i] = (0.0 if k == 0 else bayes[i]) + cw[k] * bay_k
+    nan = ~np.isfinite(tau)
+    out = {name: np.where(nan, np.nan, v) for name, v in
+           (("brier", brier), ("log_loss", log_loss), ("mean_probability", mean_prob), ("confidence_gap", gap))}
+    return Calibration(test_prior=p, **{k: frozen(v, shape) for k, v in out.items()},
+                       calibration_error=frozen(cal, shape), bayes_brier=frozen(bayes, shape))

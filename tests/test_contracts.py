@@ -317,6 +317,7 @@ EVERY_RESULT = {
     "EqualOpportunityResult": lambda: asy.delta_equal_opportunity(GROUP, 2.0),
     "Performance": lambda: asy.performance(asy.cs_svm(LABEL, [2.0, 3.0], 2.0), test_prior=0.3),
     "ThresholdResult": lambda: asy.best_threshold(asy.gs_svm(GROUP, [2.0, 3.0], 3.0), "worst"),
+    "Calibration": lambda: asy.calibration(asy.erm(LABEL, [1.0, 2.0], "CE", 0.1)),
     **{kind: (lambda kind=kind: _simulated(kind)) for kind in
        ("Sample", "MaxMarginFit", "ERMFit", "TrainResult", "MonteCarloResult", "DeltaSuggestion")},
 }

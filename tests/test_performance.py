@@ -270,3 +270,80 @@ def test_against_the_independent_mpmath_reference(name, test_prior, threshold):
     for key in ("tpr", "fpr", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "npv", "auc",
                 "auprc"):
         assert float(getattr(p, key)) == pytest.approx(float(ref[key]), rel=1e-12), key
+
+
+# ---------------------------------------------------------------- probabilities
+CAL = {
+    "CE": lambda: asy.erm(asy.LabelGMM(0.1, [2, 0], [0, 1]), 1.0, "CE", 1e-2),
+    "CDT-balanced": lambda: asy.erm(asy.LabelGMM(0.2, [1.5, 0.5], [-0.5, 1.0]), 0.5, ("CDT", 2.0), 0.1),
+    "LA-sep": lambda: asy.erm(asy.LabelGMM(0.1, [4, 0], [0, 2]), 2.0, "LA", 1e-3),
+}
+
+
+@pytest.mark.parametrize("test_prior", [None, 0.5])
+@pytest.mark.parametrize("name", list(CAL))
+def test_brier_log_loss_and_confidence_against_quadrature(name, test_prior):
+    """Each a sum over clusters of a one-dimensional Gaussian average of the
+    score, here by adaptive quadrature (1e-9)."""
+    from scipy.special import expit, log_expit
+    r = CAL[name]()
+    c = asy.calibration(r, test_prior)
+    perf = asy.performance(r, test_prior)
+    p = perf.test_prior
+    cw = np.where(perf.labels > 0, p, 1 - p) * perf.weights
+    mean, tau = np.asarray(perf.score_mean), float(perf.score_spread)
+    dens = lambda g: np.exp(-0.5 * g * g) / np.sqrt(2 * np.pi)      # noqa: E731
+
+    def avg(f):
+        return sum(cw[k] * integrate.quad(lambda g: f(mean[k] + tau * g, perf.labels[k]) * dens(g), -40, 40,
+                                          epsabs=1e-14, epsrel=1e-12, limit=200)[0] for k in range(mean.size))
+
+    assert float(c.brier) == pytest.approx(avg(lambda s, y: (expit(s) - (y > 0)) ** 2), rel=1e-9)
+    assert float(c.log_loss) == pytest.approx(avg(lambda s, y: -log_expit(y * s)), rel=1e-9)
+    assert float(c.mean_probability) == pytest.approx(avg(lambda s, y: expit(s)), rel=1e-9)
+    # E[max(p, 1 - p)], split where the max has its kink (s = 0)
+    conf = sum(cw[k] * integrate.quad(lambda g: max(expit(mean[k] + tau * g), 1 - expit(mean[k] + tau * g))
+                                      * dens(g), -40, 40, points=[-mean[k] / tau], epsabs=1e-14, epsrel=1e-12,
+                                      limit=200)[0] for k in range(mean.size))
+    assert float(c.confidence_gap) + float(perf.accuracy) == pytest.approx(conf, rel=1e-10)
+
+
+@pytest.mark.parametrize("name", list(CAL))
+def test_bayes_posterior_terms_against_an_explicit_classifier(name):
+    """The Bayes terms by brute force: an explicit w in R^3 with the result's
+    projections and norm (its part outside the means' plane along e_3), test
+    points x ~ N(mu_k, I_3) (400,000 per cluster, seeded), the Bayes posterior
+    from the two Gaussian densities directly; within 5 SE."""
+    from scipy.special import expit
+    r = CAL[name]()
+    c = asy.calibration(r)
+    m = r.model
+    M = np.array([np.r_[mu, 0.0] for mu in m.means])                # means in R^3
+    tau = float(r.tau)
+    w_par = np.linalg.lstsq(M[:, :2], tau * np.asarray(r.projections), rcond=None)[0]
+    w = np.r_[w_par, np.sqrt(tau ** 2 - w_par @ w_par)]
+    rng = np.random.default_rng(7)
+    cal_terms, bayes_terms = [], []
+    for k in range(2):
+        x = M[k] + rng.standard_normal((400_000, 3))
+        s = x @ w + float(r.b)
+        logp = [-0.5 * np.sum((x - M[j]) ** 2, axis=1) for j in range(2)]
+        eta = expit(logp[0] - logp[1] + np.log(m.prior / (1 - m.prior)))
+        cal_terms.append(m.priors[k] * (expit(s) - eta) ** 2)
+        bayes_terms.append(m.priors[k] * ((1 - eta) ** 2 if k == 0 else eta ** 2))
+    for got, terms in ((c.calibration_error, cal_terms), (c.bayes_brier, bayes_terms)):
+        est = sum(t.mean() for t in terms)
+        se = np.sqrt(sum(t.var() / t.size for t in terms))
+        assert abs(float(got) - est) <= 5 * se, (float(got), est, se)
+    assert float(c.bayes_brier) <= float(c.brier)          # the posterior is the Brier-optimal prediction
+
+
+def test_probabilities_are_refused_without_a_logistic_loss():
+    m = asy.LabelGMM(0.1, [2, 0], [0, 1])
+    for r in (asy.erm(m, 1.0, "hinge", 1e-2), asy.erm(m, 0.5, "square", 1e-2), asy.cs_svm(m, 1.0, 2.0)):
+        with pytest.raises(ValueError, match="^result: probabilities need") as info:
+            asy.calibration(r)
+        assert "\n" not in str(info.value)
+    g = asy.erm(GROUP, 2.0, "CE", 0.1)        # not a label model: no closed Bayes posterior, said by NaN
+    c = asy.calibration(g)
+    assert np.isnan(c.calibration_error) and np.isfinite(c.brier)
