@@ -37,6 +37,7 @@ as the result's own ``separable``/``exists`` say.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,17 @@ __all__ = ["Performance", "performance", "ThresholdResult", "best_threshold", "T
 # Gauss-Hermite (probabilists') nodes for E[g(m + G)]: precision(t) is analytic in a strip of
 # half-width ~1 around the real axis, so 160 nodes reach rounding (checked against mpmath quadrature)
 _GH_NODES = 160
+
+
+@functools.lru_cache(maxsize=None)
+def _gauss_hermite(n: int):
+    """Probabilists' Gauss-Hermite nodes and weights for E[f(G)] (weights sum
+    to 1), read-only; computed once (an eigenproblem of size n)."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / np.sqrt(2.0 * np.pi)
+    for a in (x, w):
+        a.setflags(write=False)
+    return x, w
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,8 +262,7 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
     auc = np.where(trivial, 0.5, auc)
 
     # AUPRC = sum_{positive k} w_k E[precision(tau (m_k + G))] by Gauss-Hermite
-    x, wgh = np.polynomial.hermite_e.hermegauss(_GH_NODES)
-    wgh = wgh / np.sqrt(2.0 * np.pi)
+    x, wgh = _gauss_hermite(_GH_NODES)
     zz = m[..., pos][..., :, None, None] + x[:, None] - m[..., None, None, :]     # (..., P, N, K)
     lt_n, lf_n = _log_class_rates(zz, labels, weights)
     auprc = np.sum(weights[pos][:, None] * wgh[None, :] * _precision(lt_n, lf_n, p), axis=(-2, -1))
@@ -469,8 +480,7 @@ def calibration(result, test_prior=None) -> Calibration:
     K = labels.size
     mean = np.asarray(base.score_mean, float).reshape(-1, K)
     tau = np.asarray(base.score_spread, float).reshape(-1)
-    x, w1 = np.polynomial.hermite_e.hermegauss(_GH_NODES)
-    w1 = w1 / np.sqrt(2.0 * np.pi)
+    x, w1 = _gauss_hermite(_GH_NODES)
     s = mean[:, :, None] + tau[:, None, None] * x                  # (P, K, N) scores
     from scipy.special import expit, log_expit
     ph = expit(s)
@@ -504,8 +514,7 @@ def calibration(result, test_prior=None) -> Calibration:
         a = np.array([dmu @ mu_p, dmu @ mu_m]) + const                # Bayes log-odds mean per cluster
         proj = np.asarray(result.projections, float).reshape(-1, K)
         cov_sl = tau * (proj[:, 0] - proj[:, 1])                      # cov(s, l) = (mu+ - mu-) . w
-        x2, w2 = np.polynomial.hermite_e.hermegauss(_GH2_NODES)
-        w2 = w2 / np.sqrt(2.0 * np.pi)
+        x2, w2 = _gauss_hermite(_GH2_NODES)
         for i in range(tau.size):
             if not (np.isfinite(tau[i]) and tau[i] > 0 and c > 0):
                 continue

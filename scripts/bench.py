@@ -226,6 +226,15 @@ def sensitivity_rows(repeats):
     t_sens = median_time(lambda: asy.sensitivity(r), max(repeats, 20))
     rows.append(("`sensitivity` of one `erm` point (CE, 4 clusters; w.r.t. λ, γ, ω, ι, Δ) / the solve",
                  f"{t_sens * 1e3:.2f} ms / {t_solve * 1e3:.2f} ms (×{t_sens / t_solve:.2f})"))
+    # deployment metrics (target: one performance call <= 2x the solve)
+    for label, solve in (("one `cs_svm` point", lambda: asy.cs_svm(MODEL, 2.0, 3.0)),
+                         ("one `erm` point (CE, 4 clusters)", lambda: asy.erm(GROUP, 1.5, "CE", 0.05))):
+        r = solve()
+        asy.performance(r)
+        t_solve = median_time(solve, max(repeats, 20))
+        t_perf = median_time(lambda: asy.performance(r), max(repeats, 20))
+        rows.append((f"`performance` of {label} (AUC, AUPRC, rates) / the solve",
+                     f"{t_perf * 1e3:.3f} ms / {t_solve * 1e3:.3f} ms (×{t_perf / t_solve:.2f}; target ≤ 2)"))
     fig3b = asy.GroupGMM(0.3, 0.05, [3.0, 0.0], [0.0, 3.0])
     asy.optimize_margins(fig3b, 2.0, "worst")
     t_opt = median_time(lambda: asy.optimize_margins(fig3b, 2.0, "worst"), repeats)
