@@ -697,7 +697,7 @@ def loss_parameter_rhs(A, pri, lab, kind, om, io, De, gamma, intercept, z, scale
                 continue                      # hinge and square have no offset
             if j == 2 and kind[k] != VS:
                 # hinge and square moments depend on Delta - C only: d/dDelta = -d/dC, exactly (a
-                # relative step would be 0 at a shifted kink, where Delta is 0: erm._kink_offset)
+                # relative step would be 0 at a shifted kink, where Delta is 0: ClusterLosses.shifted)
                 de1 = -mom[k, E1C]
                 de2 = -mom[k, E2C]
                 ded = -mom[k, EDC]

@@ -42,7 +42,7 @@ from . import _erm_engine as _eng
 from ._parallel import run_chunks
 from ._validation import _short, boolean, check_grid, check_size, finite_array, positive_array, positive_float
 from .errors import ConvergenceError, NoMinimizerError
-from .losses import HINGE, SQUARE, VS, ClusterLosses, resolve_loss
+from .losses import SQUARE, ClusterLosses, resolve_loss
 from .models import ClusterGMM
 from .results import MaxMarginResult, ReadOnlyResult, _messages, error_fields, frozen, frozen_metrics
 from .solver import _check_intercept_labels, max_margin, separability_threshold
@@ -60,7 +60,8 @@ IOTA_MAX = 100.0
 # Largest (gamma, lam) grid of one call (about 40 s at 80 us a point).
 MAX_ERM_POINTS = 5 * 10 ** 5
 # From this ridge on, a hinge intercept that tends to a kink is solved relative to it
-# (:func:`_kink_offset`); below it |b - b0| ~ q is resolved to 1e-13 or better anyway.
+# (:meth:`~asymptotics.losses.ClusterLosses.kink_intercept`); below it |b - b0| ~ q is resolved to
+# 1e-13 or better anyway.
 LAM_KINK = 1e3
 
 
@@ -212,47 +213,6 @@ def _existence(model: ClusterGMM, loss: ClusterLosses, intercept: bool, gamma: f
         "(use lam > 0, or max_margin/cs_svm for the lam -> 0 limit)")
 
 
-def _kink_offset(model: ClusterGMM, losses: ClusterLosses):
-    r"""The intercept ``b0`` that minimises the training loss at w = 0,
-    :math:`f(b) = \sum_k \pi_k \ell_k(y_k b)`, when it sits at a hinge kink
-    :math:`b_0 = y_k\Delta_k` (one-sided slopes of f of opposite signs there),
-    else None.
-
-    At a large ridge, :math:`q = \|w\| \sim c/\lambda` and the intercept
-    tends to the w = 0 minimiser; at a kink the hinge moments of that cluster
-    depend on the slack :math:`(\Delta_k - C_k)/q`, which an intercept stored
-    as :math:`b = b_0 + O(q)` resolves only to :math:`10^{-16}/q` (1e-5 at
-    lam = 1e10: Newton then stalls).  Writing :math:`b = b_0 + b'` is an exact
-    reparametrisation of every loss of the family, :math:`\ell_k(y_k(s + b))
-    = \tilde\ell_k(y_k(s + b'))` with :math:`\tilde\Delta_k = \Delta_k - y_k b_0`
-    (hinge, square) and :math:`\tilde\iota_k = \iota_k - \Delta_k y_k b_0`
-    (VS), and the shifted kink's slack :math:`\tilde\Delta_k = 0` is exact."""
-    if not np.any(losses.kind == HINGE):
-        return None
-    pri, lab = model.priors, model.labels
-    for k in np.flatnonzero(losses.kind == HINGE):
-        b0 = float(lab[k] * losses.Delta[k])
-        t = lab * b0                                     # every cluster's margin at w = 0, b = b0
-        d = lab * losses._derivative(t, np.arange(lab.size))
-        at = (losses.kind == HINGE) & (t == losses.Delta)  # kinks at b0: one-sided slopes differ
-        om = losses.omega
-        # d/db l_k(y_k b): below a kink -omega y_k (t < Delta), above it 0
-        left = np.sum(pri * np.where(at, np.where(lab > 0, -om, 0.0), d))
-        right = np.sum(pri * np.where(at, np.where(lab > 0, 0.0, om), d))
-        if left <= 0.0 <= right:
-            return b0
-    return None
-
-
-def _shifted(losses: ClusterLosses, labels: np.ndarray, b0: float):
-    """Engine arrays (kind, omega, iota, Delta) of the losses in the intercept
-    b' = b - b0 (see :func:`_kink_offset`)."""
-    kind = np.array(losses.kind)
-    De = np.where(kind == VS, losses.Delta, losses.Delta - labels * b0)
-    io = np.where(kind == VS, losses.iota - losses.Delta * labels * b0, losses.iota)
-    return kind, np.array(losses.omega), io.astype(float), De.astype(float)
-
-
 def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonseparable: str = "raise",
         delta=None) -> ERMResult:
     r"""Sharp asymptotics of ridge-regularised ERM on a K-cluster mixture.
@@ -363,10 +323,10 @@ def erm(model: ClusterGMM, gamma, loss, lam, intercept: bool = True, on_nonsepar
     res = np.full(P, np.nan)
     status = np.full(P, _eng.OK, dtype=np.int64)
     big = exists & (l_flat >= LAM_KINK)
-    b0 = _kink_offset(model, losses) if intercept and big.any() else None
+    b0 = losses.kink_intercept(model.priors, model.labels) if intercept and big.any() else None
     if b0 is None:
         big[:] = False
-    shifted = _shifted(losses, lab, b0) if big.any() else None
+    shifted = losses.shifted(model.labels, b0) if big.any() else None
     for idx, engine_losses in ((np.flatnonzero(exists & ~big), arrays), (np.flatnonzero(big), shifted)):
         if not idx.size:
             continue

@@ -359,6 +359,44 @@ class ClusterLosses:
     def n_clusters(self) -> int:
         return self.kind.size
 
+    def kink_intercept(self, priors, labels):
+        r"""The intercept ``b0`` that minimises the training loss at w = 0,
+        :math:`f(b) = \sum_k \pi_k \ell_k(y_k b)`, when it sits at a hinge
+        kink :math:`b_0 = y_k\Delta_k` (one-sided slopes of f of opposite
+        signs there), else None.
+
+        At a large ridge :math:`\|w\| \sim c/\lambda` and the intercept tends to
+        this minimiser; at a kink the hinge moments of that cluster depend on
+        the slack :math:`(\Delta_k - C_k)/\|w\|`, which an intercept stored as
+        :math:`b = b_0 + O(\|w\|)` resolves only to :math:`10^{-16}/\|w\|` (1e-5
+        at lam = 1e10).  :func:`~asymptotics.erm` then solves in
+        :math:`b' = b - b_0` with :meth:`shifted` losses."""
+        priors, labels = np.asarray(priors, float), np.asarray(labels, float)
+        for k in np.flatnonzero(self.kind == HINGE):
+            b0 = float(labels[k] * self.Delta[k])
+            t = labels * b0                                   # every cluster's margin at w = 0, b = b0
+            d = labels * self._derivative(t, np.arange(labels.size))
+            at = (self.kind == HINGE) & (t == self.Delta)       # kinks at b0: one-sided slopes differ
+            # d/db l_k(y_k b) at a kink: -omega below it for y = +1, +omega above it for y = -1, else 0
+            left = np.sum(priors * np.where(at, np.where(labels > 0, -self.omega, 0.0), d))
+            right = np.sum(priors * np.where(at, np.where(labels > 0, 0.0, self.omega), d))
+            if left <= 0.0 <= right:
+                return b0
+        return None
+
+    def shifted(self, labels, b0: float):
+        r"""Engine arrays (kind, omega, iota, Delta), writable, of the same
+        losses in the intercept :math:`b' = b - b_0`: an exact
+        reparametrisation, :math:`\ell_k(y_k(s + b)) = \tilde\ell_k(y_k(s + b'))`
+        with :math:`\tilde\Delta_k = \Delta_k - y_k b_0` (hinge, square) and
+        :math:`\tilde\iota_k = \iota_k - \Delta_k y_k b_0` (VS); at the kink of
+        :meth:`kink_intercept` the slack :math:`\tilde\Delta_k = 0` is exact."""
+        labels = np.asarray(labels, float)
+        vs = self.kind == VS
+        De = np.where(vs, self.Delta, self.Delta - labels * b0)
+        io = np.where(vs, self.iota - self.Delta * labels * b0, self.iota)
+        return np.array(self.kind), np.array(self.omega), io.astype(float), De.astype(float)
+
     def as_list(self) -> list:
         """One scalar :class:`Loss` per cluster (what the sample fitters take)."""
         out = []

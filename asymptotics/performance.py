@@ -42,8 +42,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import _short
+from ._validation import _short, finite_array
+from .erm import ERMResult
+from .gaussian import Q, logQ
+from .group import GSSVMResult
+from .label import CSSVMResult
+from .losses import VS
 from .results import ReadOnlyResult, frozen
+from .solver import MaxMarginResult
 
 __all__ = ["Performance", "performance", "ThresholdResult", "best_threshold", "THRESHOLD_OBJECTIVES",
            "Calibration", "calibration"]
@@ -130,7 +136,6 @@ class Performance(ReadOnlyResult):
             hi = np.max(mean, axis=-1) + 8.0 * tau
             u = np.linspace(1.0, 0.0, 201)
             return lo[..., None] + (hi - lo)[..., None] * u
-        from ._validation import finite_array
         t = finite_array(thresholds, "thresholds", ndim=1)
         if t.size == 0:
             raise ValueError("thresholds must not be empty")
@@ -148,7 +153,6 @@ class Performance(ReadOnlyResult):
 def _log_class_rates(z, labels, weights):
     """log TPR, log FPR from z = (t - mean_k)/tau on a trailing cluster axis:
     log sum_k w_k Q(z_k) over each class."""
-    from .gaussian import logQ
     lq = logQ(z) + np.log(weights)
     out = []
     for sign in (1.0, -1.0):
@@ -198,13 +202,8 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
     >>> round(float(p.auc), 6), round(float(p.tpr), 6) == round(1 - float(s.R_plus), 6)
     (0.976252, True)
     """
-    from .erm import ERMResult
-    from .solver import MaxMarginResult
-    from .label import CSSVMResult
-    from .group import GSSVMResult
     if not isinstance(result, (MaxMarginResult, CSSVMResult, GSSVMResult, ERMResult)):
         raise ValueError(f"result must be a max-margin or erm result, got {type(result).__name__}")
-    from ._validation import finite_array
     threshold = finite_array(threshold, "threshold")
     model = result.model
     labels = np.asarray(model.labels, float)
@@ -254,11 +253,10 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
         npv = TN / (TN + FN)
 
     # AUC: pairs of a positive cluster i and a negative cluster j
-    from scipy.special import ndtr
     pos, neg = labels > 0, labels < 0
     diff = m[..., pos][..., :, None] - m[..., neg][..., None, :]
     pair = weights[pos][:, None] * weights[neg][None, :]
-    auc = np.sum(pair * ndtr(diff / np.sqrt(2.0)), axis=(-2, -1))
+    auc = np.sum(pair * Q(-diff / np.sqrt(2.0)), axis=(-2, -1))      # Phi(diff / sqrt 2)
     auc = np.where(trivial, 0.5, auc)
 
     # AUPRC = sum_{positive k} w_k E[precision(tau (m_k + G))] by Gauss-Hermite
@@ -308,9 +306,8 @@ class ThresholdResult(ReadOnlyResult):
 def _objective_value(objective, u, m, labels, weights, p):
     """Objective (to minimise) at normalised thresholds u (..., N) for the
     normalised cluster means m (..., K)."""
-    from scipy.special import ndtr
     z = u[..., :, None] - m[..., None, :]
-    e = np.where(labels > 0, ndtr(z), ndtr(-z))          # cluster errors at the threshold
+    e = np.where(labels > 0, Q(-z), Q(z))                # cluster errors at the threshold
     pos = labels > 0
     fnr = np.sum(weights * e * pos, axis=-1)
     fpr = np.sum(weights * e * ~pos, axis=-1)
@@ -466,8 +463,6 @@ def calibration(result, test_prior=None) -> Calibration:
     -------
     Calibration
     """
-    from .erm import ERMResult
-    from .losses import VS
     if not isinstance(result, ERMResult) or not np.all(result.loss.kind == VS):
         raise ValueError("result: probabilities need an erm result trained with a VS-family (logistic) loss "
                          f"(CE, LA, CDT, VS, ...), got {type(result).__name__}"

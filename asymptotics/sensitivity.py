@@ -298,11 +298,10 @@ def _erm_sensitivity(result) -> Sensitivity:
     central difference of cluster k's moments at the fixed solution z
     (relative step 1e-5, error ~1e-10: the moments are smooth in the
     parameters and evaluated to rounding), not of the solver."""
-    import importlib
-
     from . import _erm_engine as eng
+    from .erm import LAM_KINK
+    from .losses import VS
 
-    erm_module = importlib.import_module("asymptotics.erm")      # the module (the package's `erm` is the function)
     model = result.model
     if model._cov is not None:
         raise NotSupportedError("result: sensitivities of covariance models are not implemented")
@@ -327,16 +326,16 @@ def _erm_sensitivity(result) -> Sensitivity:
     dz = np.full((P, n, T), np.nan)
     F, J, mom, scales = np.empty(n), np.empty((n, n)), np.empty((K, eng.NMOM)), np.empty(4)
     work = eng._make_work(K, n)
-    b0 = erm_module._kink_offset(model, cl) if intercept else None
-    shifted = erm_module._shifted(cl, lab, b0) if b0 is not None else None
+    b0 = cl.kink_intercept(model.priors, model.labels) if intercept else None
+    shifted = cl.shifted(model.labels, b0) if b0 is not None else None
     b = b.copy()
     for p in range(P):
         if status[p] != 0:
             continue          # NaN where there is no minimiser, and at the non-smooth w = 0 minimiser
         z = np.concatenate([theta[p], [np.log(alpha[p])], [b[p]] if intercept else [], [np.log(V[p])]])
         arrays = (kind, om, io, De)
-        if shifted is not None and lam[p] >= erm_module.LAM_KINK:
-            # solved relative to a hinge kink (erm._kink_offset): differentiate there too, after
+        if shifted is not None and lam[p] >= LAM_KINK:
+            # solved relative to a hinge kink (ClusterLosses.kink_intercept): differentiate there too, after
             # restoring the digits of b - b0 that the result's b does not hold (a Newton polish)
             arrays = shifted
             z[r + 1] -= b0
@@ -351,7 +350,7 @@ def _erm_sensitivity(result) -> Sensitivity:
         eng.loss_parameter_rhs(A, pri, lab, *arrays, gam[p], intercept, z, scales, rhs[:, 2:], mom)
         if arrays is shifted:
             # at fixed b0, a VS cluster's shifted offset iota - Delta y b0 moves with its Delta too
-            vs = np.flatnonzero(kind == 0)
+            vs = np.flatnonzero(kind == VS)
             rhs[:, 2 + 2 * K + vs] -= rhs[:, 2 + K + vs] * (lab[vs] * b0)
         dz[p] = -np.linalg.solve(J, rhs)
     dtheta, dla, dlv = dz[:, :r, :], dz[:, r, :], dz[:, n - 1, :]

@@ -145,7 +145,7 @@ def test_hinge_at_a_large_ridge_is_homogeneous(model):
     q lam and (b - b0) lam are constant to the solver's accuracy up to 1e10."""
     lams = np.array([1e4, 1e6, 1e8, 1e10])
     r = asy.erm(model, 0.5, "hinge", lams)
-    b0 = erm_module._kink_offset(model, resolve_loss("hinge", model))
+    b0 = resolve_loss("hinge", model).kink_intercept(model.priors, model.labels)
     assert b0 is not None
     np.testing.assert_allclose(r.q * lams, float(r.q[0]) * 1e4, rtol=1e-9)
     np.testing.assert_allclose(r.V * lams, float(r.V[0]) * 1e4, rtol=1e-9)
