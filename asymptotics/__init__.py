@@ -26,6 +26,12 @@ Regularised ERM (``asymptotics.erm``, ``asymptotics.losses``)
     ``erm``, ``erm_path`` for ridge-regularised training with ``VSLoss``
     (CE, wCE, LA, LDAM, CDT, VS presets: ``vs_preset``), ``HingeLoss``,
     ``SquareLoss``, any lam >= 0; ``NoMinimizerError``.
+Deployment metrics (``asymptotics.performance``)
+    ``performance`` (score laws, AUC, AUPRC, ROC/PR curves, thresholded
+    rates, precision, F1, MCC; ``test_prior`` for label shift),
+    ``best_threshold`` (post-hoc threshold for R_bal, R, worst, F1, MCC),
+    ``calibration`` (Brier, log-loss, distance to the Bayes posterior of a
+    logistic loss's probabilities).
 General covariance (``asymptotics.covariance``)
     ``Spectrum`` and the ``covariance=`` argument of every model.
 Simulation (``asymptotics.simulate``)

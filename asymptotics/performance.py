@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import _short, finite_array
+from ._validation import _short, check_grid, check_size, finite_array
 from .erm import ERMResult
 from .gaussian import Q, logQ
 from .group import GSSVMResult
@@ -172,6 +172,37 @@ def _precision(log_tpr, log_fpr, p):
     return np.where(np.isneginf(log_tpr) & np.isneginf(log_fpr), np.nan, out)
 
 
+# points per block of the AUPRC's Gauss-Hermite average (its work array is points x nodes x K^2 doubles)
+_AUPRC_BLOCK = 2048
+
+
+def _threshold_free(result, labels, weights, p):
+    """(AUC, AUPRC) in the result's shape: AUC over pairs of a positive
+    cluster i and a negative cluster j, AUPRC = sum over positive k of
+    w_k E[precision(tau (m_k + G))] by Gauss-Hermite, in blocks of points."""
+    shape = np.shape(result.q)
+    K = labels.size
+    tau = np.asarray(result.tau, float).reshape(-1)
+    b = np.asarray(result.b, float).reshape(-1)
+    trivial = tau == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.asarray(result.projections, float).reshape(-1, K) + (b / np.where(trivial, 1.0, tau))[:, None]
+    pos, neg = labels > 0, labels < 0
+    diff = m[:, pos][:, :, None] - m[:, neg][:, None, :]
+    pair = weights[pos][:, None] * weights[neg][None, :]
+    auc = np.where(trivial, 0.5, np.sum(pair * Q(-diff / np.sqrt(2.0)), axis=(-2, -1)))   # Phi(diff / sqrt 2)
+    x, wgh = _gauss_hermite(_GH_NODES)
+    auprc = np.empty(tau.size)
+    for a in range(0, tau.size, _AUPRC_BLOCK):
+        mb = m[a:a + _AUPRC_BLOCK]
+        zz = mb[:, pos][:, :, None, None] + x[:, None] - mb[:, None, None, :]     # (points, P, N, K)
+        lt_n, lf_n = _log_class_rates(zz, labels, weights)
+        auprc[a:a + _AUPRC_BLOCK] = np.sum(weights[pos][:, None] * wgh[None, :] * _precision(lt_n, lf_n, p),
+                                           axis=(-2, -1))
+    auprc = np.where(trivial, p, auprc)
+    return auc.reshape(shape), auprc.reshape(shape)
+
+
 def performance(result, test_prior=None, threshold=0.0) -> Performance:
     r"""Deployment metrics of a max-margin or regularised-ERM result
     (module docstring: score laws, ROC/AUC, PR/AUPRC, thresholded metrics).
@@ -204,6 +235,7 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
     """
     if not isinstance(result, (MaxMarginResult, CSSVMResult, GSSVMResult, ERMResult)):
         raise ValueError(f"result must be a max-margin or erm result, got {type(result).__name__}")
+    check_size(threshold, "threshold")
     threshold = finite_array(threshold, "threshold")
     model = result.model
     labels = np.asarray(model.labels, float)
@@ -229,6 +261,7 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
     except ValueError:
         raise ValueError(f"threshold must broadcast with the result's shape {np.shape(result.q)}, got shape "
                          f"{threshold.shape}") from None
+    check_grid(shape, "result and threshold")
     K = labels.size
     tau = np.broadcast_to(np.asarray(result.tau, float), shape)
     b = np.broadcast_to(np.asarray(result.b, float), shape)
@@ -252,19 +285,8 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
         mcc = (TP * TN - FP * FN) / np.sqrt((TP + FP) * (TP + FN) * (TN + FP) * (TN + FN))
         npv = TN / (TN + FN)
 
-    # AUC: pairs of a positive cluster i and a negative cluster j
-    pos, neg = labels > 0, labels < 0
-    diff = m[..., pos][..., :, None] - m[..., neg][..., None, :]
-    pair = weights[pos][:, None] * weights[neg][None, :]
-    auc = np.sum(pair * Q(-diff / np.sqrt(2.0)), axis=(-2, -1))      # Phi(diff / sqrt 2)
-    auc = np.where(trivial, 0.5, auc)
-
-    # AUPRC = sum_{positive k} w_k E[precision(tau (m_k + G))] by Gauss-Hermite
-    x, wgh = _gauss_hermite(_GH_NODES)
-    zz = m[..., pos][..., :, None, None] + x[:, None] - m[..., None, None, :]     # (..., P, N, K)
-    lt_n, lf_n = _log_class_rates(zz, labels, weights)
-    auprc = np.sum(weights[pos][:, None] * wgh[None, :] * _precision(lt_n, lf_n, p), axis=(-2, -1))
-    auprc = np.where(trivial, p, auprc)
+    # the threshold-free metrics at the result's own points (they do not depend on the threshold)
+    auc, auprc = _threshold_free(result, labels, weights, p)
 
     def sh(a, tail=()):
         return frozen(a, shape, tail)
@@ -272,7 +294,8 @@ def performance(result, test_prior=None, threshold=0.0) -> Performance:
     return Performance(
         test_prior=p, threshold=sh(thr), labels=labels, weights=weights, score_mean=sh(mean, (labels.size,)), score_spread=sh(tau),
         tpr=sh(tpr), fpr=sh(fpr), accuracy=sh(TP + TN), balanced_accuracy=sh(0.5 * (tpr + 1.0 - fpr)),
-        precision=sh(prec), recall=sh(tpr), f1=sh(f1), mcc=sh(mcc), npv=sh(npv), auc=sh(auc), auprc=sh(auprc))
+        precision=sh(prec), recall=sh(tpr), f1=sh(f1), mcc=sh(mcc), npv=sh(npv),
+        auc=sh(np.broadcast_to(auc, shape)), auprc=sh(np.broadcast_to(auprc, shape)))
 
 
 # Post-hoc threshold objectives (best_threshold)
